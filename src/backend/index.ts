@@ -1,0 +1,2 @@
+export * from './selectBackend';
+export { registerWasmGradientKernels } from './wasmGradients';

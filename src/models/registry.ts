@@ -10,6 +10,10 @@ export interface ModelEntry {
   lesson: string;
   /** Trainable parameters as PyTorch counts them for the lesson's model. */
   params: number;
+  /** The lesson's calls of `learn.fit(lr, nCycle, cycle_len=...)` for this model, in order. */
+  lessonFits: { lr: number; nCycle: number; cycleLen?: number }[];
+  /** The lesson's reported test accuracy: its notebook's, and its blog post's where it differs. */
+  lessonAccuracy: { notebook: number; blog?: number };
   create(options?: ModelOptions): tf.LayersModel;
 }
 
@@ -18,26 +22,51 @@ export const MODELS = {
   simple: {
     lesson: 'SimpleNet([32*32*3, 40, 10])',
     params: 123_330,
+    lessonFits: [
+      { lr: 1e-2, nCycle: 2 },
+      { lr: 1e-2, nCycle: 2, cycleLen: 1 },
+    ],
+    lessonAccuracy: { notebook: 0.469, blog: 0.4724 },
     create: (options) => SimpleNet([32 * 32 * 3, 40, 10], options),
   },
   conv: {
     lesson: 'ConvNet([3, 20, 40, 80], 10)',
     params: 37_490,
+    lessonFits: [
+      { lr: 1e-1, nCycle: 2 },
+      { lr: 1e-1, nCycle: 4, cycleLen: 1 },
+    ],
+    lessonAccuracy: { notebook: 0.599, blog: 0.5817 },
     create: (options) => ConvNet([3, 20, 40, 80], 10, options),
   },
   conv2: {
     lesson: 'ConvNet2([3, 20, 40, 80], 10)',
     params: 37_490,
+    lessonFits: [
+      { lr: 1e-1, nCycle: 2 },
+      { lr: 1e-1, nCycle: 2, cycleLen: 1 },
+    ],
+    lessonAccuracy: { notebook: 0.518 },
     create: (options) => ConvNet2([3, 20, 40, 80], 10, options),
   },
   convbn: {
     lesson: 'ConvBnNet([10, 20, 40, 80, 160], 10)',
     params: 155_970,
+    lessonFits: [
+      { lr: 3e-2, nCycle: 2 },
+      { lr: 1e-1, nCycle: 4, cycleLen: 1 },
+    ],
+    lessonAccuracy: { notebook: 0.681, blog: 0.7016 },
     create: (options) => ConvBnNet([10, 20, 40, 80, 160], 10, options),
   },
   convbn2: {
     lesson: 'ConvBnNet2([10, 20, 40, 80, 160], 10)',
     params: 462_570,
+    lessonFits: [
+      { lr: 1e-2, nCycle: 2 },
+      { lr: 1e-2, nCycle: 2, cycleLen: 1 },
+    ],
+    lessonAccuracy: { notebook: 0.646, blog: 0.664 },
     create: (options) => ConvBnNet2([10, 20, 40, 80, 160], 10, options),
   },
 } satisfies Record<string, ModelEntry>;

@@ -443,6 +443,7 @@ export class Learner {
             extras: await optimizerExtras(this.optimizer),
           },
           weightShapes: weightShapes(this.model),
+          classes: this.data.classes,
           history: this.history,
           ...(checkpoint && { checkpoint }),
         },

@@ -54,6 +54,8 @@ export interface SavedLearnerMetadata extends LearnerMetadata {
     /** State the optimiser's getWeights leaves out (Adam's powers of beta). */
     extras: Record<string, number>;
   };
+  /** Class names in label order, so a saved model can name its predictions. */
+  classes: string[];
   /** Shape of every model weight, in `model.weights` order. */
   weightShapes: number[][];
   history: EpochRecord[];

@@ -1,0 +1,82 @@
+import { Learner } from '../../learner';
+import { createModel, MODEL_NAMES, MODELS, parseModelName, type ModelEntry } from '../../models';
+import {
+  loadData,
+  logger,
+  printResult,
+  startBackend,
+  type CommonOptions,
+  type DataOptions,
+} from '../context';
+import { formatFit } from '../parsers';
+
+export interface LessonOptions extends CommonOptions, DataOptions {
+  models?: string;
+}
+
+export interface LessonRow {
+  model: string;
+  fits: string;
+  accuracy: number;
+  lessonAccuracy: number;
+  lessonBlogAccuracy: number | null;
+  epochs: number;
+  secondsPerEpoch: number;
+  backend: string;
+}
+
+/** Trains each model with the lesson's fits, on the same data, and sets it beside the lesson. */
+export async function runLesson(options: LessonOptions): Promise<void> {
+  const names = options.models
+    ? options.models.split(',').map((n) => parseModelName(n.trim()))
+    : MODEL_NAMES;
+  const backend = await startBackend(options);
+  const data = await loadData(options);
+  const log = logger(options);
+  const rows: LessonRow[] = [];
+  for (const name of names) {
+    const entry: ModelEntry = MODELS[name];
+    const fits = entry.lessonFits.map(formatFit).join(' ');
+    log?.(`\n${name}: ${entry.lesson}, fits ${fits}`);
+    const model = createModel(name, { seed: options.seed });
+    const learner = new Learner(model, data, {
+      log: options.json ? null : log,
+      progress: options.quiet || options.json ? false : undefined,
+      modelName: name,
+    });
+    const history = await learner.fitPlan(entry.lessonFits);
+    const seconds = history.reduce((t, h) => t + h.seconds, 0);
+    rows.push({
+      model: name,
+      fits,
+      accuracy: history[history.length - 1].accuracy,
+      lessonAccuracy: entry.lessonAccuracy.notebook,
+      lessonBlogAccuracy: entry.lessonAccuracy.blog ?? null,
+      epochs: history.length,
+      secondsPerEpoch: seconds / history.length,
+      backend,
+    });
+    model.dispose();
+  }
+  printResult(
+    options,
+    { backend, trainImages: data.trainCount, testImages: data.validCount, rows },
+    () => formatLessonTable(rows),
+  );
+}
+
+/** A Markdown table, ready for the README. */
+export function formatLessonTable(rows: LessonRow[]): string {
+  const lines = [
+    '| model | fits | accuracy | lesson accuracy | epochs | s/epoch | backend |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const lesson = `${r.lessonAccuracy}${r.lessonBlogAccuracy === null ? '' : ` (${r.lessonBlogAccuracy})`}`;
+    lines.push(
+      `| ${r.model} | \`${r.fits}\` | ${r.accuracy.toFixed(4)} | ${lesson} | ${r.epochs} | ` +
+        `${r.secondsPerEpoch.toFixed(1)} | ${r.backend} |`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,6 +1,8 @@
 import { selectBackend, type BackendChoice, type BackendName } from '../backend/selectBackend';
 import { createDataLoader, type DataLoader } from '../data';
 import { loadCifar } from '../data/source';
+import { Learner, type LearnerOptions } from '../learner/Learner';
+import { createModel, type ModelName } from '../models';
 
 /** The options every command shares (see options.ts). */
 export interface CommonOptions {
@@ -48,4 +50,23 @@ export async function loadData(options: CommonOptions & DataOptions): Promise<Da
 /** Prints a command's result: the JSON document under --json, else the text for a person. */
 export function printResult(options: CommonOptions, json: unknown, text: () => string): void {
   process.stdout.write(options.json ? `${JSON.stringify(json)}\n` : `${text()}\n`);
+}
+
+/**
+ * A fresh model `name` in a Learner that reports as the CLI should: per-epoch rows and bars on
+ * stderr for a person, nothing under --json or --quiet.
+ */
+export function createLearner(
+  options: CommonOptions & { seed?: number },
+  name: ModelName,
+  data: DataLoader,
+  learnerOptions: LearnerOptions = {},
+): Learner {
+  const model = createModel(name, { seed: options.seed });
+  return new Learner(model, data, {
+    log: options.json ? null : logger(options),
+    progress: options.quiet || options.json ? false : undefined,
+    modelName: name,
+    ...learnerOptions,
+  });
 }

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError, Option } from 'commander';
-import { CliError } from './CliError';
 import { COMMANDS, type CommandSpec, type OptionSpec } from './options';
 import { runEvaluate } from './commands/evaluate';
 import { runLesson } from './commands/lesson';

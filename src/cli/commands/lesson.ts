@@ -1,6 +1,6 @@
-import { Learner } from '../../learner';
-import { createModel, MODEL_NAMES, MODELS, parseModelName, type ModelEntry } from '../../models';
+import { MODEL_NAMES, MODELS, parseModelName, type ModelEntry } from '../../models';
 import {
+  createLearner,
   loadData,
   logger,
   printResult,
@@ -38,12 +38,7 @@ export async function runLesson(options: LessonOptions): Promise<void> {
     const entry: ModelEntry = MODELS[name];
     const fits = entry.lessonFits.map(formatFit).join(' ');
     log?.(`\n${name}: ${entry.lesson}, fits ${fits}`);
-    const model = createModel(name, { seed: options.seed });
-    const learner = new Learner(model, data, {
-      log: options.json ? null : log,
-      progress: options.quiet || options.json ? false : undefined,
-      modelName: name,
-    });
+    const learner = createLearner(options, name, data);
     const history = await learner.fitPlan(entry.lessonFits);
     const seconds = history.reduce((t, h) => t + h.seconds, 0);
     rows.push({
@@ -56,7 +51,8 @@ export async function runLesson(options: LessonOptions): Promise<void> {
       secondsPerEpoch: seconds / history.length,
       backend,
     });
-    model.dispose();
+    learner.dispose();
+    learner.model.dispose();
   }
   printResult(
     options,

@@ -1,11 +1,10 @@
-import { Learner } from '../../learner';
 import { writeFileAtomic } from '../../learner/atomicWrite';
 import { lrFindSvg, lrFindTerminal } from '../../learner/plot';
-import { createModel, type ModelName } from '../../models';
+import type { ModelName } from '../../models';
 import { CliError } from '../CliError';
 import {
+  createLearner,
   loadData,
-  logger,
   printResult,
   startBackend,
   type CommonOptions,
@@ -32,11 +31,7 @@ export async function runLrFind(options: LrFindOptions): Promise<void> {
   }
   await startBackend(options);
   const data = await loadData(options);
-  const model = createModel(options.model, { seed: options.seed });
-  const learner = new Learner(model, data, {
-    log: options.json ? null : logger(options),
-    progress: options.quiet || options.json ? false : undefined,
-  });
+  const learner = createLearner(options, options.model, data);
   const result = await learner.lrFind({
     startLr: options.startLr,
     endLr: options.endLr,
@@ -67,5 +62,6 @@ export async function runLrFind(options: LrFindOptions): Promise<void> {
       `${result.lrs.length} iterations${result.stoppedEarly ? ', stopped early as the loss blew up' : ''}` +
       (options.plot ? `; plot in ${options.plot}` : ''),
   );
-  model.dispose();
+  learner.dispose();
+  learner.model.dispose();
 }

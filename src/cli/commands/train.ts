@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { historyToCsv, Learner, type FitSpec } from '../../learner';
+import { historyToCsv, type FitSpec } from '../../learner';
 import { writeFileAtomic } from '../../learner/atomicWrite';
-import { createModel, type ModelName } from '../../models';
+import type { ModelName } from '../../models';
 import { summarize } from '../../learner/summary';
 import { CliError } from '../CliError';
 import {
+  createLearner,
   loadData,
   logger,
   printResult,
@@ -51,14 +52,10 @@ export async function runTrain(options: TrainOptions): Promise<void> {
   }
   const backend = await startBackend(options);
   const data = await loadData(options);
-  const model = createModel(options.model, { seed: options.seed });
-  const learner = new Learner(model, data, {
+  const learner = createLearner(options, options.model, data, {
     optimizer: options.optimizer,
     weightDecay: options.weightDecay,
-    log: options.json ? null : logger(options),
-    progress: options.quiet || options.json ? false : undefined,
     checkpointDir: options.checkpoint,
-    modelName: options.model,
   });
   const plan = trainPlan(options);
   logger(options)?.(
@@ -74,7 +71,7 @@ export async function runTrain(options: TrainOptions): Promise<void> {
     await writeFileAtomic(options.history, text);
   }
   const last = history[history.length - 1];
-  const params = summarize(model).totalParams;
+  const params = summarize(learner.model).totalParams;
   printResult(
     options,
     { backend, model: options.model, params, history, accuracy: last?.accuracy ?? null },
@@ -83,5 +80,6 @@ export async function runTrain(options: TrainOptions): Promise<void> {
       `${last.validLoss.toFixed(4)} after ${history.length} epochs on ${backend}` +
       (options.save ? `; saved to ${options.save}` : ''),
   );
-  model.dispose();
+  learner.dispose();
+  learner.model.dispose();
 }

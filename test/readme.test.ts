@@ -19,6 +19,7 @@ it("README's example compiles with the package's types and trains on a tiny arch
   // Inside the package folder, `import ... from 'cifar-nets'` resolves to the package itself
   // through its "exports", as it would from node_modules in another project.
   const dir = fs.mkdtempSync(path.join(ROOT, '.readme-example-'));
+  const cleanup = [dir];
   try {
     fs.writeFileSync(path.join(dir, 'train.ts'), example[1]);
     const tsc = require.resolve('typescript/bin/tsc');
@@ -43,6 +44,7 @@ it("README's example compiles with the package's types and trains on a tiny arch
       { stdio: 'pipe' },
     );
     const archive = await makeCifarArchive(2, 1);
+    cleanup.push(path.dirname(archive));
     execFileSync(process.execPath, [path.join(dir, 'train.js'), archive], {
       cwd: dir,
       env: { ...process.env, CIFAR_NETS_CACHE: path.join(dir, 'cache') },
@@ -52,6 +54,6 @@ it("README's example compiles with the package's types and trains on a tiny arch
     assert.ok(fs.existsSync(path.join(saved, 'model.json')), 'the example saved its model');
     assert.ok(fs.existsSync(path.join(saved, 'weights.bin')));
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const folder of cleanup) fs.rmSync(folder, { recursive: true, force: true });
   }
 });

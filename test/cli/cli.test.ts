@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/options';
 import { MODEL_NAMES, MODELS } from '../../src/models/registry';
-import { CLASSES, classPng, makeCifarArchive, serveFile } from '../helpers/cifarArchive';
+import { classPng, makeCifarArchive, serveFile } from '../helpers/cifarArchive';
+import { CIFAR_CLASSES } from '../helpers/dataFixtures';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'cifar-nets.js');
 
@@ -56,7 +57,11 @@ describe('cifar-nets CLI', () => {
   after(async () => {
     await server.close();
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(path.dirname(archive), { recursive: true, force: true });
   });
+
+  /** The flags of every run on the tiny archive: where it is, the shared cache, wasm. */
+  const onData = (data: string) => ['--data', data, '--cache-dir', cacheDir, '--backend', 'wasm'];
 
   it('--help lists every command, and each command --help every option', async () => {
     const top = await cli(['--help']);
@@ -98,12 +103,7 @@ describe('cifar-nets CLI', () => {
       '8',
       '--seed',
       '1',
-      '--data',
-      server.url,
-      '--cache-dir',
-      cacheDir,
-      '--backend',
-      'wasm',
+      ...onData(server.url),
       '--save',
       modelDir,
       '--json',
@@ -130,17 +130,7 @@ describe('cifar-nets CLI', () => {
     assert.equal(result.accuracy, result.history[1].accuracy);
     assert.match(train.stderr, /backend: wasm/);
 
-    const evaluate = await cli([
-      'evaluate',
-      modelDir,
-      '--data',
-      archive,
-      '--cache-dir',
-      cacheDir,
-      '--backend',
-      'wasm',
-      '--json',
-    ]);
+    const evaluate = await cli(['evaluate', modelDir, ...onData(archive), '--json']);
     assert.equal(evaluate.status, 0, evaluate.stderr);
     const evaluation = JSON.parse(evaluate.stdout);
     assert.ok(evaluation.accuracy >= 0 && evaluation.accuracy <= 1);
@@ -154,7 +144,9 @@ describe('cifar-nets CLI', () => {
     assert.equal(predict.status, 0, predict.stderr);
     const { predictions } = JSON.parse(predict.stdout);
     assert.equal(predictions[0].top.length, 3);
-    for (const t of predictions[0].top) assert.ok(CLASSES.includes(t.class), `class ${t.class}`);
+    for (const t of predictions[0].top) {
+      assert.ok(CIFAR_CLASSES.includes(t.class), `class ${t.class}`);
+    }
     const total = predictions[0].top.reduce(
       (s: number, t: { probability: number }) => s + t.probability,
       0,
@@ -174,12 +166,7 @@ describe('cifar-nets CLI', () => {
       '100',
       '--batch-size',
       '8',
-      '--data',
-      archive,
-      '--cache-dir',
-      cacheDir,
-      '--backend',
-      'wasm',
+      ...onData(archive),
       '--plot',
       plot,
       '--json',

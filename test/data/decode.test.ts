@@ -25,13 +25,14 @@ function dataError(source: RegExp, ...patterns: RegExp[]) {
   };
 }
 
-describe('decodeFolder', () => {
-  let dir: string;
-  before(() => {
-    dir = makeTempDir();
-  });
-  after(() => removeTempDir(dir));
+// One temporary folder for both suites; every test writes under a name of its own.
+let dir: string;
+before(() => {
+  dir = makeTempDir();
+});
+after(() => removeTempDir(dir));
 
+describe('decodeFolder', () => {
   it('reads the cifar.tgz layout: sorted classes, exact pixels, numeric order', async () => {
     const set = makeCifarFolder(path.join(dir, 'flat', 'cifar'));
     const data = await decodeFolder(path.join(dir, 'flat')); // finds cifar/ inside
@@ -120,12 +121,6 @@ describe('decodeFolder', () => {
 });
 
 describe('decodeArchive', () => {
-  let dir: string;
-  before(() => {
-    dir = makeTempDir();
-  });
-  after(() => removeTempDir(dir));
-
   it('decodes a .tgz packed by tar to what the folder holds, without unpacking it', async () => {
     const set = makeCifarFolder(path.join(dir, 'src', 'cifar'));
     const file = path.join(dir, 'cifar.tgz');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { downloadFile } from '../../src/data/download';
 import { DataError } from '../../src/data/errors';
 import { listFiles, makeTempDir, removeTempDir } from '../helpers/dataFixtures';
+import { startLoopbackServer, type LoopbackServer } from '../helpers/loopbackServer';
 
 /** What the test server sends for each path. */
 const BODY = Buffer.alloc(300_000);
@@ -49,17 +49,15 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
 
 describe('downloadFile', () => {
   let dir: string;
-  let server: http.Server;
+  let server: LoopbackServer;
   let base: string;
   before(async () => {
     dir = makeTempDir();
-    server = http.createServer(handle);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startLoopbackServer(handle);
+    base = server.base;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     removeTempDir(dir);
   });
 
@@ -124,11 +122,9 @@ describe('downloadFile', () => {
   });
 
   it('says the host is unreachable when nothing listens, and how to work offline', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    await fails(`http://127.0.0.1:${port}/cifar.tgz`, [
+    const closed = await startLoopbackServer(() => {});
+    await closed.close();
+    await fails(`${closed.base}/cifar.tgz`, [
       /could not be reached: you may be offline/,
       /pass its path with --data \/path\/to\/cifar\.tgz/,
     ]);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +18,7 @@ import {
   type FixtureSet,
   type RawEntry,
 } from '../helpers/dataFixtures';
+import { startLoopbackServer, type LoopbackServer } from '../helpers/loopbackServer';
 
 describe('loadCifar', () => {
   let dir: string;
@@ -28,7 +27,7 @@ describe('loadCifar', () => {
   /** Archives the server offers, by URL path. */
   const served = new Map<string, { body: Buffer; type?: string; cut?: boolean }>();
   let hits = 0;
-  let server: http.Server;
+  let server: LoopbackServer;
   let base: string;
 
   before(async () => {
@@ -37,7 +36,7 @@ describe('loadCifar', () => {
     archive = path.join(dir, 'cifar.tgz');
     await packTgz(archive, path.join(dir, 'src'), ['cifar']);
     served.set('/cifar.tgz', { body: readFileSync(archive) });
-    server = http.createServer((req, res) => {
+    server = await startLoopbackServer((req, res) => {
       hits++;
       const item = served.get(req.url ?? '');
       if (req.url === '/redirect') {
@@ -56,12 +55,10 @@ describe('loadCifar', () => {
       if (!cut) return res.end(body);
       res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.destroy(), 10));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.base;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     removeTempDir(dir);
   });
 

@@ -1,37 +1,31 @@
+/**
+ * A tiny CIFAR-10 packed as cifar.tgz for the CLI and README tests, built with dataFixtures,
+ * whose images a model can tell apart: each class has its own colour.
+ */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { PNG } from 'pngjs';
-import * as tar from 'tar';
 
-export const CLASSES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-];
+import { CIFAR_CLASSES, encodePng, makeCifarFolder, makeTempDir, packTgz } from './dataFixtures';
+import { startLoopbackServer } from './loopbackServer';
 
-/** A 32x32 RGB PNG whose colour says its class, with a little per-image noise. */
-export function classPng(classIndex: number, imageIndex: number): Buffer {
-  const png = new PNG({ width: 32, height: 32, colorType: 2, inputHasAlpha: false });
+/** 32x32 RGB pixels whose colour says the class, with a little per-image noise. */
+function classImage(classIndex: number, imageIndex: number): Uint8Array {
   const base = [
     (classIndex * 97) % 256,
     (classIndex * 53 + 40) % 256,
     (classIndex * 29 + 90) % 256,
   ];
+  const rgb = new Uint8Array(32 * 32 * 3);
   for (let p = 0; p < 32 * 32; p++) {
     const noise = ((p * 31 + imageIndex * 17) % 21) - 10;
-    for (let c = 0; c < 3; c++) png.data[p * 3 + c] = Math.max(0, Math.min(255, base[c] + noise));
+    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = Math.max(0, Math.min(255, base[c] + noise));
   }
-  return PNG.sync.write(png, { colorType: 2, inputHasAlpha: false });
+  return rgb;
+}
+
+/** classImage as a PNG file's bytes. */
+export function classPng(classIndex: number, imageIndex: number): Buffer {
+  return encodePng(classImage(classIndex, imageIndex));
 }
 
 /**
@@ -39,24 +33,15 @@ export function classPng(classIndex: number, imageIndex: number): Buffer {
  * cifar/test/...) into a new temporary folder and packs it; returns the archive's path.
  */
 export async function makeCifarArchive(trainPerClass = 4, testPerClass = 2): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cifar-nets-archive-'));
-  const root = path.join(dir, 'cifar');
-  fs.mkdirSync(path.join(root, 'train'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'test'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'labels.txt'), `${CLASSES.join('\n')}\n`);
-  let n = 0;
-  for (const [split, perClass] of [
-    ['train', trainPerClass],
-    ['test', testPerClass],
-  ] as const) {
-    for (let i = 0; i < perClass; i++) {
-      CLASSES.forEach((label, c) => {
-        fs.writeFileSync(path.join(root, split, `${n++}_${label}.png`), classPng(c, n));
-      });
-    }
-  }
+  const dir = makeTempDir('cifar-nets-archive-');
+  makeCifarFolder(path.join(dir, 'cifar'), {
+    classes: CIFAR_CLASSES,
+    trainCount: trainPerClass * CIFAR_CLASSES.length,
+    testCount: testPerClass * CIFAR_CLASSES.length,
+    image: classImage,
+  });
   const file = path.join(dir, 'cifar.tgz');
-  await tar.c({ gzip: true, file, cwd: dir }, ['cifar']);
+  await packTgz(file, dir, ['cifar']);
   return file;
 }
 
@@ -64,7 +49,7 @@ export async function makeCifarArchive(trainPerClass = 4, testPerClass = 2): Pro
 export async function serveFile(
   file: string,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
+  const server = await startLoopbackServer((req, res) => {
     if (req.url !== '/cifar.tgz') {
       res.writeHead(404).end('not found');
       return;
@@ -75,10 +60,5 @@ export async function serveFile(
     });
     fs.createReadStream(file).pipe(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/cifar.tgz`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return { url: `${server.base}/cifar.tgz`, close: server.close };
 }

@@ -114,6 +114,8 @@ export interface FixtureOptions {
   layout?: 'flat' | 'folders';
   /** Write labels.txt. Default true for 'flat'. */
   labelsFile?: boolean;
+  /** Pixels of image `seed`, whose class is `classes[label]` as given. Default fixtureImage. */
+  image?: (label: number, seed: number) => Uint8Array;
 }
 
 /**
@@ -136,7 +138,8 @@ export function makeCifarFolder(root: string, options: FixtureOptions = {}): Fix
     const labels = new Uint8Array(count);
     for (let i = 0; i < count; i++) {
       const label = (i + offset) % given.length;
-      const rgb = fixtureImage(i + offset * 100);
+      const seed = i + offset * 100;
+      const rgb = options.image?.(label, seed) ?? fixtureImage(seed);
       images.set(rgb, i * 3072);
       labels[i] = classes.indexOf(given[label]);
       // Numbers 2, 10, 18, ...: numeric order is not string order.

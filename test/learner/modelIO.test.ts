@@ -4,8 +4,6 @@
 // model.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +24,7 @@ import {
   WEIGHTS_BIN,
 } from '../../src/learner/modelIO';
 import { createModel } from '../../src/models';
+import { startLoopbackServer } from '../helpers/loopbackServer';
 
 let root: string;
 
@@ -332,7 +331,7 @@ describe('file:// and http:// URLs', () => {
 
     // A static file server, as a browser would meet: GET /<file> -> the file's bytes.
     const requested: string[] = [];
-    const server = http.createServer(async (req, res) => {
+    const server = await startLoopbackServer(async (req, res) => {
       const name = path.basename(new URL(req.url ?? '/', 'http://x').pathname);
       requested.push(name);
       try {
@@ -343,15 +342,13 @@ describe('file:// and http:// URLs', () => {
         res.writeHead(404).end();
       }
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const { port } = server.address() as AddressInfo;
-      const loaded = await tf.loadLayersModel(`http://127.0.0.1:${port}/${MODEL_JSON}`);
+      const loaded = await tf.loadLayersModel(`${server.base}/${MODEL_JSON}`);
       assert.deepEqual(requested, [MODEL_JSON, WEIGHTS_BIN]);
       assert.deepEqual(await predict(loaded, x), await predict(model, x));
       assert.deepEqual(loaded.getUserDefinedMetadata(), { cifarNets: { model: 'convbn' } });
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
     tf.dispose(x);
   });

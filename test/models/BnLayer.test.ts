@@ -15,6 +15,19 @@ function tinyModel(layer: BnLayer): tf.Sequential {
   return model;
 }
 
+/** relu(conv(x)) with the layer's kernel and padding 1, by hand: what the layer normalises. */
+function convRelu(x: tf.Tensor, layer: BnLayer, strides: number): tf.Tensor4D {
+  const kernel = layer.getWeights()[0] as tf.Tensor4D;
+  return tf.relu(
+    tf.conv2d(x as tf.Tensor4D, kernel, strides, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]),
+  );
+}
+
 /** Per-channel mean and unbiased std over batch, height and width, computed by hand. */
 function channelStats(values: Float32Array, channels: number): { mean: number[]; std: number[] } {
   const n = values.length / channels;
@@ -54,14 +67,7 @@ describe('BnLayer', () => {
     const layer = bnLayer(2, 3, 1, 3, { seed: 3 });
     const model = tinyModel(layer);
     const x = tf.randomNormal([4, 6, 6, 2], 0, 1, 'float32', 7);
-    const conv = tf.relu(
-      tf.conv2d(x as tf.Tensor4D, layer.getWeights()[0] as tf.Tensor4D, 1, [
-        [0, 0],
-        [1, 1],
-        [1, 1],
-        [0, 0],
-      ]),
-    );
+    const conv = convRelu(x, layer, 1);
     const { mean, std } = channelStats(conv.dataSync() as Float32Array, 3);
     const trained = model.apply(x, { training: true }) as tf.Tensor;
     const [, , , means, stds] = layer.getWeights();
@@ -80,14 +86,7 @@ describe('BnLayer', () => {
     const model = tinyModel(layer);
     const x = tf.randomNormal([2, 6, 6, 2], 0, 1, 'float32', 1);
     model.apply(x, { training: true });
-    const y = tf.relu(
-      tf.conv2d(x as tf.Tensor4D, layer.getWeights()[0] as tf.Tensor4D, 2, [
-        [0, 0],
-        [1, 1],
-        [1, 1],
-        [0, 0],
-      ]),
-    );
+    const y = convRelu(x, layer, 2);
     const { mean, std } = channelStats(y.dataSync() as Float32Array, 3);
     const [, , , means, stds] = layer.getWeights();
     assertClose(

@@ -154,6 +154,37 @@ describe('cifar-nets CLI', () => {
     assert.ok(total > 0 && total <= 1 + 1e-6);
   });
 
+  it("lesson --json runs the lesson's fits and sets each model beside the lesson", async () => {
+    const run = await cli([
+      'lesson',
+      '--models',
+      'simple,conv2',
+      '--batch-size',
+      '16',
+      '--seed',
+      '2',
+      ...onData(archive),
+      '--json',
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const { backend, rows } = JSON.parse(run.stdout);
+    assert.equal(backend, 'wasm');
+    assert.deepEqual(
+      rows.map((r: { model: string; fits: string; epochs: number; lessonAccuracy: number }) => [
+        r.model,
+        r.fits,
+        r.epochs,
+        r.lessonAccuracy,
+      ]),
+      [
+        ['simple', '0.01:2 0.01:2:1', 4, 0.469],
+        ['conv2', '0.1:2 0.1:2:1', 4, 0.518],
+      ],
+    );
+    for (const row of rows) assert.ok(row.accuracy >= 0 && row.secondsPerEpoch > 0);
+    assert.match(run.stderr, /simple: accuracy [\d.]+ \(lesson 0\.469\)/);
+  });
+
   it('lr-find --json on tiny data gives rates, losses and a suggestion', async () => {
     const plot = path.join(work, 'lr.svg');
     const run = await cli([

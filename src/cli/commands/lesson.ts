@@ -41,7 +41,7 @@ export async function runLesson(options: LessonOptions): Promise<void> {
     const learner = createLearner(options, name, data);
     const history = await learner.fitPlan(entry.lessonFits);
     const seconds = history.reduce((t, h) => t + h.seconds, 0);
-    rows.push({
+    const row: LessonRow = {
       model: name,
       fits,
       accuracy: history[history.length - 1].accuracy,
@@ -50,7 +50,13 @@ export async function runLesson(options: LessonOptions): Promise<void> {
       epochs: history.length,
       secondsPerEpoch: seconds / history.length,
       backend,
-    });
+    };
+    rows.push(row);
+    // Said even under --json (on stderr): a full run takes long, and each model's result counts.
+    log?.(
+      `${name}: accuracy ${row.accuracy.toFixed(4)} (lesson ${row.lessonAccuracy}), ` +
+        `${row.secondsPerEpoch.toFixed(1)} s/epoch`,
+    );
     learner.dispose();
     learner.model.dispose();
   }

@@ -90,13 +90,32 @@ function findChromium(): string | null {
   return null;
 }
 
-/** Kills Chromium and waits until it is gone; its zygote and renderers end with it. */
+/** Is any process of the group `pgid` still alive? */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Kills Chromium's process group (the browser, its zygotes, GPU process and renderers) and waits
+ * until every one is gone, so that none writes into the profile while it is being removed.
+ */
 async function killChromium(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pgid = child.pid!;
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // SIGKILL, not SIGTERM: nothing in the profile is worth a graceful shutdown.
-  child.kill('SIGKILL');
+  if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
   await exited;
+  for (let waitedMs = 0; groupAlive(pgid) && waitedMs < 5_000; waitedMs += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 let root: string;
@@ -107,7 +126,8 @@ before(async () => {
 });
 
 after(async () => {
-  // Retries: a Chromium child may still be closing files in its profile for a moment.
+  // Retries: Chromium's crash reporter, in a process group of its own, may still be closing
+  // files under config/ for a moment after the browser is gone.
   await fs.rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 
@@ -187,6 +207,7 @@ describe('a saved model in headless Chromium', () => {
     let server: LoopbackServer | undefined;
     let browser: ChildProcess | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let killOnExit: (() => void) | undefined;
     let result: PageResult;
     try {
       server = await startLoopbackServer((req, res) => {
@@ -206,8 +227,15 @@ describe('a saved model in headless Chromium', () => {
       browser = spawn(
         chromium,
         [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, `${server.base}/index.html`],
-        { env, stdio: ['ignore', 'ignore', 'pipe'] },
+        // Its own process group, so that one kill reaches every process it forks.
+        { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
       );
+      // Should this test process end before the finally below runs, Chromium goes with it.
+      const pgid = browser.pid;
+      killOnExit = () => {
+        if (pgid !== undefined && groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+      };
+      process.once('exit', killOnExit);
       // Drained always, or a chatty Chromium blocks on a full pipe; the tail explains a failure.
       let stderr = '';
       browser.stderr!.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
@@ -231,7 +259,8 @@ describe('a saved model in headless Chromium', () => {
       result = await Promise.race([posted, exited, timedOut]);
     } finally {
       clearTimeout(timer);
-      if (browser) await killChromium(browser);
+      if (browser?.pid !== undefined) await killChromium(browser);
+      if (killOnExit) process.off('exit', killOnExit);
       await server?.close();
     }
 

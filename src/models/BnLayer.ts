@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { bnNormalize } from './bnNormalize';
 import { seedSequence, torchInit } from './torchInit';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -126,19 +127,19 @@ export class BnLayer extends tf.layers.Layer {
         [0, 0],
       ];
       const y = tf.relu(tf.conv2d(x, this.kernel.read() as tf.Tensor4D, this.strides, pad));
-      let mean = this.means.read();
-      let std = this.stds.read();
       if (kwargs.training) {
-        // [batch, h, w, filters] -> [filters]: statistics over batch, height and width.
-        const n = y.shape[0] * y.shape[1] * y.shape[2];
-        const batchMean = tf.mean(y, [0, 1, 2]);
-        const sumSq = tf.sum(tf.square(tf.sub(y, batchMean)), [0, 1, 2]);
-        const batchStd = tf.sqrt(tf.div(sumSq, n - 1));
-        this.storeStatistics(batchMean, batchStd);
-        mean = batchMean;
-        std = batchStd;
+        // Normalised by this batch's statistics, which are stored for inference.
+        return bnNormalize(
+          y,
+          this.m.read() as tf.Tensor1D,
+          this.a.read() as tf.Tensor1D,
+          (mean, std) => this.storeStatistics(mean, std),
+        );
       }
-      // (y - mean) / std * m + a, folded into one scale and one shift per channel.
+      const mean = this.means.read();
+      const std = this.stds.read();
+      // Inference: (y - mean) / std * m + a with the stored statistics, folded into one scale
+      // and one shift per channel.
       const scale = tf.div(this.m.read(), std);
       const shift = tf.sub(this.a.read(), tf.mul(mean, scale));
       return tf.add(tf.mul(y, scale), shift);

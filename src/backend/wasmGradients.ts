@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmIdentityKernel } from './wasmIdentity';
+import { registerWasmReductionKernels } from './wasmReductions';
 
 /**
  * Convolution gradients for the wasm backend, computed by its fast forward convolution.
@@ -25,7 +27,7 @@ export class WasmGradientError extends Error {
   override name = 'WasmGradientError';
 }
 
-/** The forward convolution's geometry, NHWC: x [batch, inH, inW, inC] -> y [.., outH, outW, outC]. */
+/** Forward geometry, NHWC: x [batch, inH, inW, inC] -> y [batch, outH, outW, outC]. */
 interface ConvGeometry {
   batch: number;
   inH: number;
@@ -58,8 +60,15 @@ function geometry(kernel: string, xShape: Shape4, filterShape: Shape4, attrs: Co
     );
   }
   const info = tf.backend_util.computeConv2DInfo(
-    xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false,
-    'channelsLast');
+    xShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const g: ConvGeometry = {
     batch: info.batchSize,
     inH: info.inHeight,
@@ -189,7 +198,7 @@ function conv2DBackpropInput(args: {
   const name = 'Conv2DBackpropInput';
   const g = geometry(name, attrs.inputShape, filter.shape as Shape4, attrs);
   checkDy(name, dy, g);
-  const { batch, inH, inW, inC, outH, outW, outC, kH, kW, strideH: sH, strideW: sW } = g;
+  const { batch, inH, inW, inC, outH, outW, kH, kW, strideH: sH, strideW: sW } = g;
 
   return withScratch(backend, (s) => {
     const phasesH = phases(kH, sH, g.padTop, inH, outH);
@@ -210,23 +219,24 @@ function conv2DBackpropInput(args: {
       for (const pw of phasesW) {
         if (ph.count === 0 || pw.count === 0 || ph.taps === 0 || pw.taps === 0) continue;
         const out = phaseConv(s, dy, filter, g, ph, pw); // [batch, ph.count, pw.count, inC]
-        const heap = s.heap();
-        const src0 = s.offset(out);
-        const dst0 = s.offset(dx);
         // Output index i of this phase is input row sH * (first + i) + phase - padTop.
         const row0 = sH * ph.first + ph.phase - g.padTop;
         const col0 = sW * pw.first + pw.phase - g.padLeft;
-        let src = src0;
-        for (let b = 0; b < batch; b++) {
-          for (let i = 0; i < ph.count; i++) {
-            let dst = dst0 + ((b * inH + row0 + sH * i) * inW + col0) * inC;
-            for (let j = 0; j < pw.count; j++) {
-              for (let c = 0; c < inC; c++) heap[dst + c] = heap[src + c];
-              src += inC;
-              dst += sW * inC;
-            }
-          }
-        }
+        interleave(
+          s.heap(),
+          s.offset(out),
+          s.offset(dx),
+          batch,
+          ph.count,
+          pw.count,
+          inH,
+          inW,
+          inC,
+          sH,
+          sW,
+          row0,
+          col0,
+        );
         s.free(out);
       }
     }
@@ -265,6 +275,41 @@ function phases(k: number, s: number, padTop: number, inSize: number, outSize: n
   return list;
 }
 
+/**
+ * Copies one phase's output [batch, rows, cols, c] (at `src`) into every sH-th row from `row0`
+ * and every sW-th column from `col0` of dx [batch, inH, inW, c] (at `dst`).
+ *
+ * The hot loops of this file are plain functions of numbers: V8 compiles them to tight code,
+ * which it does not do for the same loops inside closures.
+ */
+function interleave(
+  heap: Float32Array,
+  src: number,
+  dst: number,
+  batch: number,
+  rows: number,
+  cols: number,
+  inH: number,
+  inW: number,
+  c: number,
+  sH: number,
+  sW: number,
+  row0: number,
+  col0: number,
+): void {
+  const step = sW * c;
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < rows; i++) {
+      let to = dst + ((b * inH + row0 + sH * i) * inW + col0) * c;
+      for (let j = 0; j < cols; j++) {
+        for (let k = 0; k < c; k++) heap[to + k] = heap[src + k];
+        src += c;
+        to += step;
+      }
+    }
+  }
+}
+
 /** The correlation of one (row, column) phase: [batch, ph.count, pw.count, inC]. */
 function phaseConv(s: Scratch, dy: Info, filter: Info, g: ConvGeometry, ph: Phase, pw: Phase) {
   const { inC, outC, kW, strideH: sH, strideW: sW } = g;
@@ -284,8 +329,12 @@ function phaseConv(s: Scratch, dy: Info, filter: Info, g: ConvGeometry, ph: Phas
     }
   }
   let input = dy;
-  let pad: 'valid' | ExplicitPads = [[0, 0], [ph.padBefore, ph.padAfter],
-    [pw.padBefore, pw.padAfter], [0, 0]];
+  let pad: 'valid' | ExplicitPads = [
+    [0, 0],
+    [ph.padBefore, ph.padAfter],
+    [pw.padBefore, pw.padAfter],
+    [0, 0],
+  ];
   if (Math.min(ph.padBefore, ph.padAfter, pw.padBefore, pw.padAfter) < 0) {
     // Padding wider than the kernel leaves rows of dy that reach no input: XNNPACK takes no
     // negative padding, so copy the window of dy that is used, zero-padded.
@@ -353,68 +402,133 @@ function conv2DBackpropFilter(args: {
   const cols = (outW - 1) * sW + kW;
 
   return withScratch(backend, (s) => {
-    const xT = s.alloc([inC, rows, cols, batch]);
-    const dyT = s.alloc([outH, outW, batch, outC]);
     const dw = s.alloc([kH, kW, inC, outC]);
-    const heap = s.heap();
-
-    // x [batch, inH, inW, inC] -> xT [inC, rows, cols, batch], zeros outside x. The batch is
-    // innermost on the write side: each (row, col) reads batch pixels, kept in cache across c.
-    const x0 = s.offset(x);
-    const xT0 = s.offset(xT);
-    const planeT = rows * cols * batch;
-    const imageX = inH * inW * inC;
-    for (let r = 0; r < rows; r++) {
-      const sr = r - g.padTop;
-      for (let q = 0; q < cols; q++) {
-        const sq = q - g.padLeft;
-        const dst = xT0 + (r * cols + q) * batch;
-        if (sr < 0 || sr >= inH || sq < 0 || sq >= inW) {
-          for (let c = 0; c < inC; c++) heap.fill(0, dst + c * planeT, dst + c * planeT + batch);
-          continue;
-        }
-        const src = x0 + (sr * inW + sq) * inC;
-        for (let c = 0; c < inC; c++) {
-          const d = dst + c * planeT;
-          let from = src + c;
-          for (let b = 0; b < batch; b++) {
-            heap[d + b] = heap[from];
-            from += imageX;
-          }
-        }
-      }
-    }
-
-    // dy [batch, outH, outW, outC] -> dyT [outH, outW, batch, outC]: runs of outC move whole.
-    const dy0 = s.offset(dy);
-    const dyT0 = s.offset(dyT);
-    const imageDy = outH * outW * outC;
-    for (let p = 0; p < outH * outW; p++) {
-      let dst = dyT0 + p * batch * outC;
-      let src = dy0 + p * outC;
-      for (let b = 0; b < batch; b++) {
-        for (let c = 0; c < outC; c++) heap[dst + c] = heap[src + c];
-        dst += outC;
-        src += imageDy;
-      }
-    }
-
-    const out = s.conv(xT, dyT, [sH, sW], 'valid'); // [inC, kH, kW, outC]
-    s.free(xT);
-    s.free(dyT);
-    // The convolution may have grown the heap: fetch it again.
-    const h2 = s.heap();
-    const out0 = s.offset(out);
-    const dw0 = s.offset(dw);
-    for (let ci = 0; ci < inC; ci++) {
-      for (let t = 0; t < kH * kW; t++) {
-        const from = out0 + (ci * kH * kW + t) * outC;
-        const to = dw0 + (t * inC + ci) * outC;
-        for (let co = 0; co < outC; co++) h2[to + co] = h2[from + co];
-      }
+    for (let b0 = 0; b0 < batch; b0 += FILTER_GRAD_CHUNK) {
+      const nb = Math.min(FILTER_GRAD_CHUNK, batch - b0);
+      const xT = s.alloc([inC, rows, cols, nb]);
+      // A fresh kernel tensor each chunk: the backend caches XNNPACK operators (with the
+      // kernel packed inside) by the kernel's tensor id.
+      const dyT = s.alloc([outH, outW, nb, outC]);
+      const heap = s.heap();
+      transposeX(
+        heap,
+        s.offset(x),
+        s.offset(xT),
+        b0,
+        nb,
+        inH,
+        inW,
+        inC,
+        rows,
+        cols,
+        g.padTop,
+        g.padLeft,
+      );
+      transposeDy(heap, s.offset(dy), s.offset(dyT), b0, nb, outH * outW, outC);
+      const out = s.conv(xT, dyT, [sH, sW], 'valid'); // [inC, kH, kW, outC]
+      s.free(xT);
+      s.free(dyT);
+      addFilter(s.heap(), s.offset(out), s.offset(dw), inC, kH * kW, outC, b0 > 0);
+      s.free(out);
     }
     return s.keep(dw);
   });
+}
+
+/**
+ * Batch entries per filter-gradient convolution. The convolution sums over outH * outW * chunk
+ * products per output; XNNPACK streams that whole reduction through cache for each small tile
+ * of outputs, so splitting the batch and adding the partial gradients is faster once the
+ * reduction is long (measured at batch 256 on the lesson's layers).
+ */
+const FILTER_GRAD_CHUNK = 64;
+
+/**
+ * x [batch, inH, inW, c] (at `x0`), entries b0 .. b0 + nb, to xT [c, rows, cols, nb] (at `t0`)
+ * with the forward padding as zeros. The batch is innermost on the write side: each (row, col)
+ * reads nb pixels, which stay in cache while every channel is written.
+ */
+function transposeX(
+  heap: Float32Array,
+  x0: number,
+  t0: number,
+  b0: number,
+  nb: number,
+  inH: number,
+  inW: number,
+  c: number,
+  rows: number,
+  cols: number,
+  padTop: number,
+  padLeft: number,
+): void {
+  const plane = rows * cols * nb;
+  const image = inH * inW * c;
+  for (let r = 0; r < rows; r++) {
+    const sr = r - padTop;
+    for (let q = 0; q < cols; q++) {
+      const sq = q - padLeft;
+      const dst = t0 + (r * cols + q) * nb;
+      if (sr < 0 || sr >= inH || sq < 0 || sq >= inW) {
+        for (let k = 0; k < c; k++) heap.fill(0, dst + k * plane, dst + k * plane + nb);
+        continue;
+      }
+      const src = x0 + b0 * image + (sr * inW + sq) * c;
+      for (let k = 0; k < c; k++) {
+        const d = dst + k * plane;
+        let from = src + k;
+        for (let b = 0; b < nb; b++) {
+          heap[d + b] = heap[from];
+          from += image;
+        }
+      }
+    }
+  }
+}
+
+/** dy [batch, pixels, c] (at `dy0`), entries b0 .. b0 + nb, to [pixels, nb, c] (at `t0`). */
+function transposeDy(
+  heap: Float32Array,
+  dy0: number,
+  t0: number,
+  b0: number,
+  nb: number,
+  pixels: number,
+  c: number,
+): void {
+  const image = pixels * c;
+  for (let p = 0; p < pixels; p++) {
+    let dst = t0 + p * nb * c;
+    let src = dy0 + b0 * image + p * c;
+    for (let b = 0; b < nb; b++) {
+      for (let k = 0; k < c; k++) heap[dst + k] = heap[src + k];
+      dst += c;
+      src += image;
+    }
+  }
+}
+
+/** out [inC, taps, outC] (at `out0`) written, or added, into dw [taps, inC, outC] (at `dw0`). */
+function addFilter(
+  heap: Float32Array,
+  out0: number,
+  dw0: number,
+  inC: number,
+  taps: number,
+  outC: number,
+  add: boolean,
+): void {
+  for (let ci = 0; ci < inC; ci++) {
+    for (let t = 0; t < taps; t++) {
+      const from = out0 + (ci * taps + t) * outC;
+      const to = dw0 + (t * inC + ci) * outC;
+      if (add) {
+        for (let co = 0; co < outC; co++) heap[to + co] += heap[from + co];
+      } else {
+        for (let co = 0; co < outC; co++) heap[to + co] = heap[from + co];
+      }
+    }
+  }
 }
 
 const backpropInputConfig: tf.KernelConfig = {
@@ -430,11 +544,16 @@ const backpropFilterConfig: tf.KernelConfig = {
 };
 
 /**
- * Registers this module's Conv2DBackpropFilter and Conv2DBackpropInput for the wasm backend,
- * replacing the stock Conv2DBackpropInput. Safe to call more than once; call it once the wasm
- * backend is registered, before the first gradient is taken.
+ * Registers the kernels training needs on the wasm backend: this module's Conv2DBackpropFilter
+ * and Conv2DBackpropInput (replacing the stock one), the leading-axes Sum and Mean of
+ * ./wasmReductions that every bias and batch-statistics gradient runs through, and the
+ * sharing Identity of ./wasmIdentity that saves tensors for the backward pass without a copy.
+ * Safe to call more than once; call it once the wasm backend is registered, before the first
+ * gradient.
  */
 export function registerWasmGradientKernels(): void {
+  registerWasmReductionKernels();
+  registerWasmIdentityKernel();
   for (const config of [backpropInputConfig, backpropFilterConfig]) {
     const current = tf.getKernel(config.kernelName, 'wasm');
     if (current?.kernelFunc === config.kernelFunc) continue;

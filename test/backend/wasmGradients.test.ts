@@ -38,10 +38,28 @@ function convGrads(c: Case, seed: number): { dx: Float32Array; dw: Float32Array 
   return tf.tidy(() => {
     const xShape: [number, number, number, number] = [c.batch, c.h, c.w, c.inC];
     const wShape: [number, number, number, number] = [c.k, c.k, c.inC, c.outC];
-    const x = tf.tensor4d(randomValues(xShape.reduce((a, b) => a * b), seed), xShape);
-    const w = tf.tensor4d(randomValues(wShape.reduce((a, b) => a * b), seed + 1), wShape);
+    const x = tf.tensor4d(
+      randomValues(
+        xShape.reduce((a, b) => a * b),
+        seed,
+      ),
+      xShape,
+    );
+    const w = tf.tensor4d(
+      randomValues(
+        wShape.reduce((a, b) => a * b),
+        seed + 1,
+      ),
+      wShape,
+    );
     const yShape = tf.conv2d(x, w, c.strides, c.pad).shape;
-    const r = tf.tensor(randomValues(yShape.reduce((a, b) => a * b), seed + 2), yShape);
+    const r = tf.tensor(
+      randomValues(
+        yShape.reduce((a, b) => a * b),
+        seed + 2,
+      ),
+      yShape,
+    );
     const f = (xx: tf.Tensor, ww: tf.Tensor) =>
       tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, c.strides, c.pad), r));
     const [dx, dw] = tf.grads(f)([x, w]);
@@ -63,16 +81,37 @@ function assertClose(got: Float32Array, want: Float32Array, what: string): void 
 
 function describeCase(c: Case): string {
   const pad = typeof c.pad === 'object' ? JSON.stringify(c.pad) : String(c.pad);
-  return `x [${c.batch}, ${c.h}, ${c.w}, ${c.inC}], ${c.k}x${c.k} -> ${c.outC}, ` +
-    `strides ${JSON.stringify(c.strides)}, pad ${pad}`;
+  return (
+    `x [${c.batch}, ${c.h}, ${c.w}, ${c.inC}], ${c.k}x${c.k} -> ${c.outC}, ` +
+    `strides ${JSON.stringify(c.strides)}, pad ${pad}`
+  );
 }
 
 /** The shapes the lesson's models use, plus odd sizes, even sizes and every padding kind. */
 function cases(): Case[] {
   const list: Case[] = [];
-  const channels: [number, number][] = [[1, 2], [3, 4], [5, 3], [16, 8]];
-  const pads: Pad[] = ['same', 'valid', 1, [[0, 0], [2, 0], [1, 2], [0, 0]]];
-  const sizes: [number, number][] = [[7, 7], [8, 8], [9, 6]];
+  const channels: [number, number][] = [
+    [1, 2],
+    [3, 4],
+    [5, 3],
+    [16, 8],
+  ];
+  const pads: Pad[] = [
+    'same',
+    'valid',
+    1,
+    [
+      [0, 0],
+      [2, 0],
+      [1, 2],
+      [0, 0],
+    ],
+  ];
+  const sizes: [number, number][] = [
+    [7, 7],
+    [8, 8],
+    [9, 6],
+  ];
   let i = 0;
   for (const strides of [1, 2]) {
     for (const pad of pads) {
@@ -86,10 +125,36 @@ function cases(): Case[] {
     }
   }
   // Padding wider than the kernel, unequal strides, and a stride larger than a 1x1 kernel.
-  list.push({ batch: 2, h: 5, w: 5, inC: 2, outC: 3, k: 3, strides: 1,
-    pad: [[0, 0], [4, 0], [0, 3], [0, 0]] });
-  list.push({ batch: 2, h: 5, w: 6, inC: 2, outC: 3, k: 3, strides: 2,
-    pad: [[0, 0], [4, 1], [2, 5], [0, 0]] });
+  list.push({
+    batch: 2,
+    h: 5,
+    w: 5,
+    inC: 2,
+    outC: 3,
+    k: 3,
+    strides: 1,
+    pad: [
+      [0, 0],
+      [4, 0],
+      [0, 3],
+      [0, 0],
+    ],
+  });
+  list.push({
+    batch: 2,
+    h: 5,
+    w: 6,
+    inC: 2,
+    outC: 3,
+    k: 3,
+    strides: 2,
+    pad: [
+      [0, 0],
+      [4, 1],
+      [2, 5],
+      [0, 0],
+    ],
+  });
   list.push({ batch: 2, h: 9, w: 8, inC: 3, outC: 5, k: 3, strides: [2, 1], pad: 'same' });
   list.push({ batch: 3, h: 8, w: 7, inC: 4, outC: 2, k: 1, strides: 2, pad: 'valid' });
   // The models' own layers, at a small batch.
@@ -121,13 +186,35 @@ describe('wasm convolution gradient kernels', () => {
   it('leave no tensor and no backend buffer behind', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as tf.KernelBackend & { numDataIds(): number };
-    const c: Case = { batch: 2, h: 9, w: 8, inC: 3, outC: 4, k: 3, strides: 2,
-      pad: [[0, 0], [4, 1], [2, 5], [0, 0]] };
+    const c: Case = {
+      batch: 2,
+      h: 9,
+      w: 8,
+      inC: 3,
+      outC: 4,
+      k: 3,
+      strides: 2,
+      pad: [
+        [0, 0],
+        [4, 1],
+        [2, 5],
+        [0, 0],
+      ],
+    };
     convGrads(c, 7); // warm-up: kernels set up their caches on first use
     const tensors = tf.memory().numTensors;
     const buffers = backend.numDataIds();
     for (const strides of [1, 2]) {
-      for (const pad of ['same', 'valid', [[0, 0], [4, 1], [2, 5], [0, 0]]] as Pad[]) {
+      for (const pad of [
+        'same',
+        'valid',
+        [
+          [0, 0],
+          [4, 1],
+          [2, 5],
+          [0, 0],
+        ],
+      ] as Pad[]) {
         convGrads({ ...c, strides, pad }, 11);
       }
     }
@@ -148,16 +235,24 @@ describe('wasm convolution gradient kernels', () => {
     const dy = tf.zeros([1, 3, 3, 3]);
     assert.throws(
       () =>
-        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-          strides: 1, pad: 'valid', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3],
-        }),
-      (err: unknown) => err instanceof WasmGradientError && /expected dataFormat 'NHWC'/.test(
-        (err as Error).message),
+        tf.engine().runKernel(
+          'Conv2DBackpropFilter',
+          { x, dy },
+          {
+            strides: 1,
+            pad: 'valid',
+            dataFormat: 'NCHW',
+            filterShape: [3, 3, 2, 3],
+          },
+        ),
+      (err: unknown) =>
+        err instanceof WasmGradientError &&
+        /expected dataFormat 'NHWC'/.test((err as Error).message),
     );
     tf.dispose([x, dy]);
   });
 
-  it('train a small net of the models\' ops one SGD step as the cpu backend does', async () => {
+  it("train a small net of the models' ops one SGD step as the cpu backend does", async () => {
     // conv2d (strided, padded), relu, global max pool, dense, logSoftmax, per-channel mean
     // and std, oneHot and SGD with momentum: every kernel a model's training step needs.
     const step = () => {
@@ -170,7 +265,19 @@ describe('wasm convolution gradient kernels', () => {
       const opt = tf.train.momentum(0.1, 0.9);
       const loss = () => {
         let y = tf.conv2d(x, k1, 1, 'same');
-        y = tf.relu(tf.conv2d(tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]), k2, 2, 'valid'));
+        y = tf.relu(
+          tf.conv2d(
+            tf.pad(y, [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ]),
+            k2,
+            2,
+            'valid',
+          ),
+        );
         const mean = tf.mean(y, [0, 1, 2]);
         const std = tf.sqrt(tf.mean(tf.square(tf.sub(y, mean)), [0, 1, 2]));
         y = tf.mul(tf.div(tf.sub(y, mean), std), m);

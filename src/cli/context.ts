@@ -7,6 +7,7 @@ import { createModel, type ModelName } from '../models';
 /** The options every command shares (see options.ts). */
 export interface CommonOptions {
   backend: BackendChoice;
+  wasmThreads?: number;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -28,7 +29,10 @@ export function logger(options: CommonOptions): ((line: string) => void) | null 
 
 /** Picks the backend and says which, once, on stderr. */
 export async function startBackend(options: CommonOptions): Promise<BackendName> {
-  const { name } = await selectBackend(options.backend, { log: logger(options) });
+  const { name } = await selectBackend(options.backend, {
+    log: logger(options),
+    wasmThreads: options.wasmThreads,
+  });
   return name;
 }
 

@@ -48,6 +48,14 @@ const backend: OptionSpec = {
   default: 'auto',
   choices: ['auto', ...BACKEND_NAMES],
 };
+const wasmThreads: OptionSpec = {
+  flags: '--wasm-threads <n>',
+  description:
+    'threads for the wasm backend; above 1 loads its threaded build, which the package ' +
+    'does not start in Node by itself (experimental: ~80 MB more memory)',
+  default: 1,
+  parse: positiveInteger,
+};
 const json: OptionSpec = {
   flags: '--json',
   description: 'print exactly one JSON document on stdout and nothing else',
@@ -94,7 +102,7 @@ const data: OptionSpec[] = [
     parse: positiveInteger,
   },
 ];
-const common = [backend, json, quiet, verbose];
+const common = [backend, wasmThreads, json, quiet, verbose];
 
 export const COMMANDS: CommandSpec[] = [
   {

@@ -185,10 +185,13 @@ describe('cifar-nets CLI', () => {
     assert.match(run.stderr, /simple: accuracy [\d.]+ \(lesson 0\.469\)/);
   });
 
+  // With the threaded wasm build, which must also let the process end when the work is done.
   it('lr-find --json on tiny data gives rates, losses and a suggestion', async () => {
     const plot = path.join(work, 'lr.svg');
     const run = await cli([
       'lr-find',
+      '--wasm-threads',
+      '2',
       '--model',
       'simple',
       '--num-it',

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { bnLayer } from './BnLayer';
+import { Conv2d } from './Conv2d';
 import { addHead, checkConvArgs } from './ConvNet';
 import { CIFAR_INPUT_SHAPE, type ModelOptions } from './modelOptions';
-import { seedSequence, torchInit } from './torchInit';
+import { seedSequence } from './torchInit';
 
 /** The lesson's first layer of both batch-norm nets: 5x5, stride 1, padding 2, no ReLU. */
 function addConv1(
@@ -13,15 +14,15 @@ function addConv1(
 ) {
   const inputShape = options.inputShape ?? CIFAR_INPUT_SHAPE;
   model.add(
-    tf.layers.conv2d({
+    new Conv2d({
       inputShape,
+      inChannels: inputShape[2],
       filters: nf,
       kernelSize: 5,
-      strides: 1,
-      // At stride 1 with an odd kernel 'same' pads 2 on every side, as PyTorch's padding=2.
-      padding: 'same',
+      padding: 2,
+      inputIsData: true,
       name: 'conv1',
-      ...torchInit(inputShape[2] * 25, nextSeed),
+      seed: nextSeed(),
     }),
   );
 }

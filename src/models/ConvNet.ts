@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { Conv2d } from './Conv2d';
 import { globalMaxPool2d } from './GlobalMaxPool';
 import { logSoftmax } from './LogSoftmax';
 import { CIFAR_INPUT_SHAPE, type ModelOptions } from './modelOptions';
@@ -37,15 +38,17 @@ export function ConvNet(layers: number[], c: number, options: ModelOptions = {})
   const model = tf.sequential({ name: 'ConvNet' });
   for (let i = 0; i < layers.length - 1; i++) {
     model.add(
-      tf.layers.conv2d({
-        ...(i === 0 ? { inputShape: options.inputShape ?? CIFAR_INPUT_SHAPE } : {}),
+      new Conv2d({
+        ...(i === 0
+          ? { inputShape: options.inputShape ?? CIFAR_INPUT_SHAPE, inputIsData: true }
+          : {}),
+        inChannels: layers[i],
         filters: layers[i + 1],
         kernelSize: 3,
         strides: 2,
-        padding: 'valid',
-        activation: 'relu',
+        relu: true,
         name: `layers.${i}`,
-        ...torchInit(layers[i] * 9, nextSeed),
+        seed: nextSeed(),
       }),
     );
   }

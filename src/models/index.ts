@@ -1,5 +1,6 @@
 export { BnLayer, bnLayer, type BnLayerArgs } from './BnLayer';
 export { ConvBnNet, ConvBnNet2 } from './ConvBnNet';
+export { Conv2d, type Conv2dArgs } from './Conv2d';
 export { ConvNet } from './ConvNet';
 export { ConvLayer, ConvNet2 } from './ConvNet2';
 export { GlobalMaxPool, globalMaxPool2d } from './GlobalMaxPool';

@@ -20,7 +20,7 @@ export interface TorchWeightRef {
 /** Weight names of each layer type: this package's suffix -> PyTorch's suffix. */
 const SUFFIXES: Record<string, Record<string, string>> = {
   Dense: { kernel: 'weight', bias: 'bias' },
-  Conv2D: { kernel: 'weight', bias: 'bias' },
+  Conv2d: { kernel: 'weight', bias: 'bias' },
   BnLayer: { kernel: 'conv.weight', m: 'm', a: 'a' },
 };
 

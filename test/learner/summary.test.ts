@@ -45,7 +45,7 @@ describe('summarize', () => {
     assert.equal(summary.model, 'ConvBnNet');
     assert.deepEqual(summary.layers[0], {
       name: 'conv1',
-      type: 'Conv2D',
+      type: 'Conv2d',
       outputShape: [null, 32, 32, 10],
       params: 5 * 5 * 3 * 10 + 10,
       buffers: 0,

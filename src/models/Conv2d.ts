@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import { torchInit } from './torchInit';
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+type Kwargs = { training?: boolean };
+
+export interface Conv2dArgs extends LayerArgs {
+  /** Input channels (PyTorch's `in_channels`); checked against the input when built. */
+  inChannels: number;
+  /** Output channels (PyTorch's `out_channels`). */
+  filters: number;
+  /** Square kernel size. */
+  kernelSize: number;
+  /** Stride. Default 1. */
+  strides?: number;
+  /** Zero padding on every side, as PyTorch's `padding`. Default 0. */
+  padding?: number;
+  /** Apply ReLU to the output, the lesson's `F.relu(conv(x))`. Default false. */
+  relu?: boolean;
+  /**
+   * The layer's input is the model's data, which no gradient flows to. Then training runs the
+   * unfused convolution, whose gradient skips the input's; elsewhere the fused op (convolution,
+   * bias and ReLU in one) is faster. Default false.
+   */
+  inputIsData?: boolean;
+  /** Seed for the initial kernel and bias. */
+  seed?: number;
+}
+
+/**
+ * PyTorch's `nn.Conv2d` with a bias, NHWC, optionally followed by ReLU.
+ *
+ * Porting note: tf.layers.conv2d offers only 'valid' and 'same' padding, and 'same' pads an
+ * even-sized input at the bottom and right only where PyTorch's `padding=1` pads every side.
+ * This layer pads as PyTorch does. As a model's first layer (`inputIsData`) it runs the
+ * unfused conv2d: the fused op computes the input gradient even there, where nothing needs
+ * it, which costs a seventh of a ConvBnNet training step on wasm.
+ */
+export class Conv2d extends tf.layers.Layer {
+  static className = 'Conv2d';
+
+  readonly inChannels: number;
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly padding: number;
+  readonly relu: boolean;
+  readonly inputIsData: boolean;
+  private readonly seed?: number;
+
+  private kernel!: tf.LayerVariable; // [k, k, inChannels, filters]
+  private bias!: tf.LayerVariable; // [filters]
+
+  constructor(args: Conv2dArgs) {
+    super(args);
+    for (const key of ['inChannels', 'filters', 'kernelSize'] as const) {
+      if (!Number.isInteger(args[key]) || args[key] <= 0) {
+        throw new Error(`Expected Conv2d ${key} to be a positive integer, but got ${args[key]}.`);
+      }
+    }
+    this.inChannels = args.inChannels;
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize;
+    this.strides = args.strides ?? 1;
+    this.padding = args.padding ?? 0;
+    this.relu = args.relu ?? false;
+    this.inputIsData = args.inputIsData ?? false;
+    this.seed = args.seed;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = inputShape as tf.Shape;
+    if (shape[3] !== this.inChannels) {
+      throw new Error(
+        `Conv2d '${this.name}' expected ${this.inChannels} input channels, but got ` +
+          `${shape[3]} (input shape [${shape.join(', ')}]).`,
+      );
+    }
+    const k = this.kernelSize;
+    // The bias takes -(seed + 1): a model hands its layers seeds seed, seed + 1, ..., so the
+    // next layer's kernel must not share this bias's seed, and so its random stream.
+    const seeds = [this.seed, this.seed === undefined ? undefined : -(this.seed + 1)];
+    const init = torchInit(this.inChannels * k * k, () => seeds.shift());
+    this.kernel = this.addWeight(
+      'kernel',
+      [k, k, this.inChannels, this.filters],
+      'float32',
+      init.kernelInitializer,
+    );
+    this.bias = this.addWeight('bias', [this.filters], 'float32', init.biasInitializer);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [batch, h, w] = inputShape as tf.Shape;
+    const size = (n: number | null) =>
+      n === null ? null : Math.floor((n + 2 * this.padding - this.kernelSize) / this.strides) + 1;
+    return [batch, size(h), size(w), this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const p = this.padding;
+      const pad: 'valid' | [[0, 0], [number, number], [number, number], [0, 0]] =
+        p === 0
+          ? 'valid'
+          : [
+              [0, 0],
+              [p, p],
+              [p, p],
+              [0, 0],
+            ];
+      const filter = this.kernel.read() as tf.Tensor4D;
+      const bias = this.bias.read();
+      if (!this.inputIsData || !kwargs.training) {
+        const activation = this.relu ? 'relu' : 'linear';
+        return tf.fused.conv2d({ x, filter, strides: this.strides, pad, bias, activation });
+      }
+      const y = tf.add(tf.conv2d(x, filter, this.strides, pad), bias);
+      return this.relu ? tf.relu(y) : y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      inChannels: this.inChannels,
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      relu: this.relu,
+      inputIsData: this.inputIsData,
+    };
+  }
+}
+tf.serialization.registerClass(Conv2d);

@@ -185,25 +185,15 @@ async function printProfile(tf: typeof tfTypes, model: string, step: () => void)
 async function timePipeline(opts: BenchOptions): Promise<number> {
   const { createDataLoader } = require('../src/data/loader') as typeof import('../src/data/loader');
   const { createRandom } = require('../src/data/random') as typeof import('../src/data/random');
+  const { CIFAR_CLASSES } =
+    require('../src/data/CifarArrays') as typeof import('../src/data/CifarArrays');
   const random = createRandom(3);
   const images = new Uint8Array(PIPELINE_IMAGES * 32 * 32 * 3);
   for (let i = 0; i < images.length; i++) images[i] = Math.floor(random() * 256);
   const labels = new Uint8Array(PIPELINE_IMAGES).map(() => Math.floor(random() * 10));
   const split = { images, labels, count: PIPELINE_IMAGES };
-  const classes = [
-    'airplane',
-    'automobile',
-    'bird',
-    'cat',
-    'deer',
-    'dog',
-    'frog',
-    'horse',
-    'ship',
-    'truck',
-  ];
   const loader = createDataLoader(
-    { classes, train: split, test: split },
+    { classes: [...CIFAR_CLASSES], train: split, test: split },
     { batchSize: opts.batchSize, seed: 1, augment: true },
   );
   // One epoch as warm-up, then the median epoch of three, in batches per second.

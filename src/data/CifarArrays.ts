@@ -16,3 +16,17 @@ export interface CifarArrays {
   /** The lesson validates on the test split. */
   test: Split;
 }
+
+/** CIFAR-10's class names, sorted as the loader indexes them (airplane 0 ... truck 9). */
+export const CIFAR_CLASSES: readonly string[] = Object.freeze([
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+]);

@@ -3,7 +3,7 @@
  * lesson's preprocessing.
  */
 export type { Batch, DataLoader } from './Batch';
-export type { CifarArrays, Split } from './CifarArrays';
+export { CIFAR_CLASSES, type CifarArrays, type Split } from './CifarArrays';
 export { createDataLoader, type LoaderOptions } from './loader';
 export {
   augmentInto,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { bnNormalize } from './bnNormalize';
+import { checkInputChannels, checkPositiveIntegers, convOutputShape } from './convShape';
 import { seedSequence, torchInit } from './torchInit';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -59,11 +60,7 @@ export class BnLayer extends tf.layers.Layer {
 
   constructor(args: BnLayerArgs) {
     super(args);
-    for (const key of ['inChannels', 'filters'] as const) {
-      if (!Number.isInteger(args[key]) || args[key] <= 0) {
-        throw new Error(`Expected BnLayer ${key} to be a positive integer, but got ${args[key]}.`);
-      }
-    }
+    checkPositiveIntegers('BnLayer', args, ['inChannels', 'filters']);
     this.inChannels = args.inChannels;
     this.filters = args.filters;
     this.strides = args.strides ?? 2;
@@ -74,13 +71,7 @@ export class BnLayer extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = inputShape as tf.Shape;
-    if (shape[3] !== this.inChannels) {
-      throw new Error(
-        `BnLayer '${this.name}' expected ${this.inChannels} input channels, but got ` +
-          `${shape[3]} (input shape [${shape.join(', ')}]).`,
-      );
-    }
+    checkInputChannels(this.name, 'BnLayer', this.inChannels, inputShape as tf.Shape);
     const k = this.kernelSize;
     const init = torchInit(this.inChannels * k * k, seedSequence(this.seed));
     this.kernel = this.addWeight(
@@ -111,10 +102,13 @@ export class BnLayer extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const [batch, h, w] = inputShape as tf.Shape;
-    const size = (n: number | null) =>
-      n === null ? null : Math.floor((n + 2 - this.kernelSize) / this.strides) + 1;
-    return [batch, size(h), size(w), this.filters];
+    // Padding is always 1 pixel on every side, as in the lesson.
+    return convOutputShape(inputShape as tf.Shape, {
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: 1,
+    });
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {

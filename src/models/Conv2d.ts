@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { checkInputChannels, checkPositiveIntegers, convOutputShape } from './convShape';
 import { torchInit } from './torchInit';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -53,11 +54,7 @@ export class Conv2d extends tf.layers.Layer {
 
   constructor(args: Conv2dArgs) {
     super(args);
-    for (const key of ['inChannels', 'filters', 'kernelSize'] as const) {
-      if (!Number.isInteger(args[key]) || args[key] <= 0) {
-        throw new Error(`Expected Conv2d ${key} to be a positive integer, but got ${args[key]}.`);
-      }
-    }
+    checkPositiveIntegers('Conv2d', args, ['inChannels', 'filters', 'kernelSize']);
     this.inChannels = args.inChannels;
     this.filters = args.filters;
     this.kernelSize = args.kernelSize;
@@ -69,13 +66,7 @@ export class Conv2d extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = inputShape as tf.Shape;
-    if (shape[3] !== this.inChannels) {
-      throw new Error(
-        `Conv2d '${this.name}' expected ${this.inChannels} input channels, but got ` +
-          `${shape[3]} (input shape [${shape.join(', ')}]).`,
-      );
-    }
+    checkInputChannels(this.name, 'Conv2d', this.inChannels, inputShape as tf.Shape);
     const k = this.kernelSize;
     // The bias takes -(seed + 1): a model hands its layers seeds seed, seed + 1, ..., so the
     // next layer's kernel must not share this bias's seed, and so its random stream.
@@ -92,10 +83,7 @@ export class Conv2d extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const [batch, h, w] = inputShape as tf.Shape;
-    const size = (n: number | null) =>
-      n === null ? null : Math.floor((n + 2 * this.padding - this.kernelSize) / this.strides) + 1;
-    return [batch, size(h), size(w), this.filters];
+    return convOutputShape(inputShape as tf.Shape, this);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {

@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels, WasmGradientError } from '../../src/backend/wasmGradients';
+import { randomValues } from '../helpers/randomValues';
 
 // The cpu backend's gradient kernels are the reference. Float32 sums of up to a few hundred
 // products differ with the order of summation, so the tolerance is relative to the largest
@@ -20,17 +21,6 @@ interface Case {
   k: number;
   strides: number | [number, number];
   pad: Pad;
-}
-
-/** Deterministic values in [-1, 1): the same inputs on both backends. */
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
 }
 
 /** dL/dx and dL/dw of L = sum(conv2d(x, w) * r) on the current backend, as plain arrays. */

@@ -3,17 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmReductionKernels } from '../../src/backend/wasmReductions';
-
-/** Deterministic values in [-1, 1). */
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { randomValues } from '../helpers/randomValues';
 
 type Op = 'sum' | 'mean';
 

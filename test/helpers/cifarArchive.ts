@@ -35,7 +35,7 @@ export function classPng(classIndex: number, imageIndex: number): Buffer {
 export async function makeCifarArchive(trainPerClass = 4, testPerClass = 2): Promise<string> {
   const dir = makeTempDir('cifar-nets-archive-');
   makeCifarFolder(path.join(dir, 'cifar'), {
-    classes: CIFAR_CLASSES,
+    classes: [...CIFAR_CLASSES],
     trainCount: trainPerClass * CIFAR_CLASSES.length,
     testCount: testPerClass * CIFAR_CLASSES.length,
     image: classImage,

@@ -12,19 +12,9 @@ import * as tar from 'tar';
 
 import type { CifarArrays, Split } from '../../src/data/CifarArrays';
 
-/** CIFAR-10's class names, sorted as the loader indexes them. */
-export const CIFAR_CLASSES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-];
+import { CIFAR_CLASSES } from '../../src/data/CifarArrays';
+
+export { CIFAR_CLASSES };
 
 /**
  * A split of `count` 32x32 RGB images whose pixels are a cheap hash of (image, row, col,

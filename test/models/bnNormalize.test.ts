@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { bnNormalize } from '../../src/models/bnNormalize';
+import { randomValues } from '../helpers/randomValues';
 
 /** The lesson's normalisation written out with tf ops, left to autodiff: the reference. */
 function plain(y: tf.Tensor4D, m: tf.Tensor1D, a: tf.Tensor1D): tf.Tensor4D {
@@ -9,16 +10,6 @@ function plain(y: tf.Tensor4D, m: tf.Tensor1D, a: tf.Tensor1D): tf.Tensor4D {
   const mean = tf.mean(y, [0, 1, 2]);
   const std = tf.sqrt(tf.div(tf.sum(tf.square(tf.sub(y, mean)), [0, 1, 2]), batch * h * w - 1));
   return tf.add(tf.mul(tf.div(tf.sub(y, mean), std), m), a);
-}
-
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
 }
 
 function assertClose(got: tf.Tensor, want: tf.Tensor, what: string): void {
@@ -34,10 +25,10 @@ describe('bnNormalize', () => {
   it('gives the output and the gradients of the plain formula', async () => {
     await tf.setBackend('cpu');
     tf.tidy(() => {
-      const y = tf.relu(tf.tensor4d(values(3 * 5 * 4 * 6, 1), [3, 5, 4, 6])); // ties at zero
-      const m = tf.tensor1d(values(6, 2)).add(1) as tf.Tensor1D;
-      const a = tf.tensor1d(values(6, 3));
-      const r = tf.tensor4d(values(3 * 5 * 4 * 6, 4), [3, 5, 4, 6]); // weights the outputs
+      const y = tf.relu(tf.tensor4d(randomValues(3 * 5 * 4 * 6, 1), [3, 5, 4, 6])); // ties at zero
+      const m = tf.tensor1d(randomValues(6, 2)).add(1) as tf.Tensor1D;
+      const a = tf.tensor1d(randomValues(6, 3));
+      const r = tf.tensor4d(randomValues(3 * 5 * 4 * 6, 4), [3, 5, 4, 6]); // weights the outputs
       const loss = (f: typeof plain) => (yy: tf.Tensor, mm: tf.Tensor, aa: tf.Tensor) =>
         tf.sum(tf.mul(f(yy as tf.Tensor4D, mm as tf.Tensor1D, aa as tf.Tensor1D), r));
       assertClose(bnNormalize(y, m, a), plain(y, m, a), 'output');
@@ -71,7 +62,7 @@ describe('bnNormalize', () => {
 
   it('leaves no tensor behind', async () => {
     await tf.setBackend('cpu');
-    const y = tf.tensor4d(values(2 * 3 * 3 * 4, 9), [2, 3, 3, 4]);
+    const y = tf.tensor4d(randomValues(2 * 3 * 3 * 4, 9), [2, 3, 3, 4]);
     const m = tf.variable(tf.ones([4])) as tf.Variable<tf.Rank.R1>;
     const a = tf.variable(tf.zeros([4])) as tf.Variable<tf.Rank.R1>;
     const before = tf.memory().numTensors;

@@ -136,7 +136,8 @@ export const COMMANDS: CommandSpec[] = [
       {
         flags: '--fit <lr:nCycle[:cycleLen[:cycleMult]]>',
         description:
-          'one fit of a chain, as the lesson calls learn.fit; repeat it (--fit 3e-2:2 --fit 1e-1:4:1); replaces --lr, --epochs, --cycle-len, --cycle-mult',
+          'one fit of a chain, as the lesson calls learn.fit; repeat it ' +
+          '(--fit 3e-2:2 --fit 1e-1:4:1); replaces --lr, --epochs, --cycle-len, --cycle-mult',
         parse: fitSpec,
         repeatable: true,
       },

@@ -5,7 +5,7 @@ export const REFERENCE_END = '<!-- cli-reference:end -->';
 
 function defaultText(option: OptionSpec): string {
   if (option.default === undefined) return '';
-  return ` (default: ${typeof option.default === 'string' ? option.default : String(option.default)})`;
+  return ` (default: ${String(option.default)})`;
 }
 
 /** The README's CLI reference, made from the same option data as the commands themselves. */
@@ -41,5 +41,6 @@ export function withReference(readme: string): string {
       `Expected the README to hold the markers ${REFERENCE_START} and ${REFERENCE_END}.`,
     );
   }
-  return `${readme.slice(0, start + REFERENCE_START.length)}\n\n${cliReference()}\n\n${readme.slice(end)}`;
+  const head = readme.slice(0, start + REFERENCE_START.length);
+  return `${head}\n\n${cliReference()}\n\n${readme.slice(end)}`;
 }

@@ -74,7 +74,8 @@ export function formatLessonTable(rows: LessonRow[]): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
-    const lesson = `${r.lessonAccuracy}${r.lessonBlogAccuracy === null ? '' : ` (${r.lessonBlogAccuracy})`}`;
+    const blog = r.lessonBlogAccuracy === null ? '' : ` (${r.lessonBlogAccuracy})`;
+    const lesson = `${r.lessonAccuracy}${blog}`;
     lines.push(
       `| ${r.model} | \`${r.fits}\` | ${r.accuracy.toFixed(4)} | ${lesson} | ${r.epochs} | ` +
         `${r.secondsPerEpoch.toFixed(1)} | ${r.backend} |`,

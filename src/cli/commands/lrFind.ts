@@ -59,7 +59,8 @@ export async function runLrFind(options: LrFindOptions): Promise<void> {
     },
     () =>
       `suggested lr ${result.suggestedLr.toPrecision(2)} (${result.suggestion}); ` +
-      `${result.lrs.length} iterations${result.stoppedEarly ? ', stopped early as the loss blew up' : ''}` +
+      `${result.lrs.length} iterations` +
+      (result.stoppedEarly ? ', stopped early as the loss blew up' : '') +
       (options.plot ? `; plot in ${options.plot}` : ''),
   );
   learner.dispose();

@@ -10,6 +10,14 @@ import { randomValues } from '../helpers/randomValues';
 // gradient entry: |wasm - cpu| <= 1e-4 * max(1, max |cpu|).
 const RELATIVE_TOLERANCE = 1e-4;
 
+/** Explicit padding wider than the kernel and different on every side. */
+const UNEVEN_PAD: tf.backend_util.ExplicitPadding = [
+  [0, 0],
+  [4, 1],
+  [2, 5],
+  [0, 0],
+];
+
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
 interface Case {
@@ -138,12 +146,7 @@ function cases(): Case[] {
     outC: 3,
     k: 3,
     strides: 2,
-    pad: [
-      [0, 0],
-      [4, 1],
-      [2, 5],
-      [0, 0],
-    ],
+    pad: UNEVEN_PAD,
   });
   list.push({ batch: 2, h: 9, w: 8, inC: 3, outC: 5, k: 3, strides: [2, 1], pad: 'same' });
   list.push({ batch: 3, h: 8, w: 7, inC: 4, outC: 2, k: 1, strides: 2, pad: 'valid' });
@@ -184,12 +187,7 @@ describe('wasm convolution gradient kernels', () => {
       outC: 4,
       k: 3,
       strides: 2,
-      pad: [
-        [0, 0],
-        [4, 1],
-        [2, 5],
-        [0, 0],
-      ],
+      pad: UNEVEN_PAD,
     };
     convGrads(c, 7); // warm-up: kernels set up their caches on first use
     const tensors = tf.memory().numTensors;

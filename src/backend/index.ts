@@ -1,2 +1,3 @@
 export * from './selectBackend';
-export { registerWasmGradientKernels } from './wasmGradients';
+export { registerWasmKernels } from './wasmKernels';
+export { WasmConvError } from './wasmConv';

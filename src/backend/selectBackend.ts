@@ -74,10 +74,9 @@ async function loadWasm(threads = 1): Promise<void> {
     registerThreadedWasmBackend(threads);
   }
   // The stock wasm backend lacks some gradient kernels (Conv2DBackpropFilter among them).
-  const { registerWasmGradientKernels } =
-    require('./wasmGradients') as typeof import('./wasmGradients');
+  const { registerWasmKernels } = require('./wasmKernels') as typeof import('./wasmKernels');
   await setOrThrow('wasm');
-  registerWasmGradientKernels();
+  registerWasmKernels();
 }
 
 async function loadCpu(): Promise<void> {

@@ -1,0 +1,385 @@
+/*
+ * Convolution kernels for the wasm backend: forward, filter gradient and input gradient of a
+ * 2-D convolution, NHWC, float32, dilation 1, with WebAssembly SIMD (128-bit).
+ *
+ * The module imports the TensorFlow.js wasm backend's memory, so every pointer here is an
+ * address in that backend's heap: tensors are read and written where they live, and scratch
+ * space is allocated by the caller with the backend's malloc. The code keeps no state and uses
+ * no static data and no stack memory (all locals live in wasm locals), so nothing of this
+ * module is placed in the shared memory.
+ *
+ * Shapes (see struct conv):
+ *   x   [N, H, W, C]     the input
+ *   xp  [N, Hp, Wp, C]   the input with its zero padding in place (x itself if there is none)
+ *   y   [N, OH, OW, F]   output pixel p = (n * OH + oy) * OW + ox reads the window at
+ *                        xp[n, oy * sH .. oy * sH + kH, ox * sW .. ox * sW + kW, :]
+ *   w   [kH, kW, C, F]   TensorFlow's filter layout
+ *
+ * For one kernel row ky the window's kW * C inputs are contiguous in xp, and so are the
+ * matching kW * C rows of w. Every kernel below walks that run of K = kW * C numbers as one
+ * axis, which makes all three a set of small matrix products over (pixel, K, F).
+ *
+ * The work is split by images [n0, n1), so that threads can each take a range: a thread pads,
+ * zeroes and crops its own images, and writes nothing another thread reads.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define INLINE static inline __attribute__((always_inline))
+
+/* Output channels are handled in tiles of 8, two vectors. */
+#define TILE 8
+
+typedef unsigned long size_t;
+
+/* acc + a * b: one fused multiply-add with relaxed SIMD (built with -DRELAXED), else two. */
+INLINE v128_t madd(v128_t acc, v128_t a, v128_t b) {
+#ifdef RELAXED
+  return (v128_t)__builtin_wasm_relaxed_madd_f32x4((__f32x4)a, (__f32x4)b, (__f32x4)acc);
+#else
+  return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b));
+#endif
+}
+
+/*
+ * A convolution's geometry, as the caller writes it into the heap (int32, in this order).
+ * x [N, H, W, C] is the unpadded input; xp [N, Hp, Wp, C] holds it at (top, left).
+ */
+struct conv {
+  int N, H, W, C, top, left, Hp, Wp, OH, OW, F, kH, kW, sH, sW;
+};
+
+/* Walks output pixels in order, keeping the offset of each one's window in xp. */
+struct cursor {
+  int oy, ox;
+  size_t row, at; /* offsets in xp of the window's first row, and of the window */
+};
+
+INLINE struct cursor cursor_at(const struct conv *g, int n) {
+  struct cursor c = {0, 0, (size_t)n * g->Hp * g->Wp * g->C, 0};
+  c.at = c.row;
+  return c;
+}
+
+INLINE void cursor_next(const struct conv *g, struct cursor *c) {
+  if (++c->ox < g->OW) {
+    c->at += (size_t)g->sW * g->C;
+    return;
+  }
+  c->ox = 0;
+  if (++c->oy < g->OH) {
+    c->row += (size_t)g->sH * g->Wp * g->C;
+  } else {
+    /* Next image: its first row follows this image's last padded row. */
+    c->oy = 0;
+    c->row += ((size_t)(g->Hp - (g->OH - 1) * g->sH)) * g->Wp * g->C;
+  }
+  c->at = c->row;
+}
+
+/* Stores the first n (< 8) lanes of the pair (a, b) at dst. */
+INLINE void store_partial(float *dst, v128_t a, v128_t b, int n) {
+  if (n > 0) dst[0] = wasm_f32x4_extract_lane(a, 0);
+  if (n > 1) dst[1] = wasm_f32x4_extract_lane(a, 1);
+  if (n > 2) dst[2] = wasm_f32x4_extract_lane(a, 2);
+  if (n > 3) dst[3] = wasm_f32x4_extract_lane(a, 3);
+  if (n > 4) dst[4] = wasm_f32x4_extract_lane(b, 0);
+  if (n > 5) dst[5] = wasm_f32x4_extract_lane(b, 1);
+  if (n > 6) dst[6] = wasm_f32x4_extract_lane(b, 2);
+}
+
+/* Adds the first n (< 8) lanes of the pair (a, b) to dst. */
+INLINE void add_partial(float *dst, v128_t a, v128_t b, int n) {
+  if (n > 0) dst[0] += wasm_f32x4_extract_lane(a, 0);
+  if (n > 1) dst[1] += wasm_f32x4_extract_lane(a, 1);
+  if (n > 2) dst[2] += wasm_f32x4_extract_lane(a, 2);
+  if (n > 3) dst[3] += wasm_f32x4_extract_lane(a, 3);
+  if (n > 4) dst[4] += wasm_f32x4_extract_lane(b, 0);
+  if (n > 5) dst[5] += wasm_f32x4_extract_lane(b, 1);
+  if (n > 6) dst[6] += wasm_f32x4_extract_lane(b, 2);
+}
+
+INLINE void store_pair(float *dst, v128_t a, v128_t b, int n) {
+  if (n >= TILE) {
+    wasm_v128_store(dst, a);
+    wasm_v128_store(dst + 4, b);
+  } else {
+    store_partial(dst, a, b, n);
+  }
+}
+
+INLINE void add_pair(float *dst, v128_t a, v128_t b, int n) {
+  if (n >= TILE) {
+    wasm_v128_store(dst, wasm_f32x4_add(wasm_v128_load(dst), a));
+    wasm_v128_store(dst + 4, wasm_f32x4_add(wasm_v128_load(dst + 4), b));
+  } else {
+    add_partial(dst, a, b, n);
+  }
+}
+
+/* Images [n0, n1) of x copied into xp with zero borders; nothing if xp is x. */
+INLINE void pad_images(const struct conv *g, const float *x, float *xp, int n0, int n1) {
+  if (xp == x) return;
+  size_t row = (size_t)g->W * g->C;
+  size_t image = (size_t)g->Hp * g->Wp * g->C;
+  __builtin_memset(xp + n0 * image, 0, (n1 - n0) * image * sizeof(float));
+  for (int n = n0; n < n1; n++) {
+    for (int i = 0; i < g->H; i++) {
+      float *dst = xp + ((size_t)(n * g->Hp + i + g->top) * g->Wp + g->left) * g->C;
+      __builtin_memcpy(dst, x + (size_t)(n * g->H + i) * row, row * sizeof(float));
+    }
+  }
+}
+
+/*
+ * Repacks w [kH, K, F] (K = kW * C) for the forward kernel: packed [FT][kH][K][8], FT =
+ * ceil(F / 8), zeros past F; then the bias (or zeros) as [FT * 8].
+ */
+EXPORT(pack_forward)
+void pack_forward(const float *w, const float *bias, int kH, int K, int F, float *packed) {
+  int FT = (F + TILE - 1) / TILE;
+  for (int ft = 0; ft < FT; ft++) {
+    for (int r = 0; r < kH * K; r++) {
+      for (int j = 0; j < TILE; j++) {
+        int f = ft * TILE + j;
+        *packed++ = f < F ? w[(size_t)r * F + f] : 0.0f;
+      }
+    }
+  }
+  for (int f = 0; f < FT * TILE; f++) *packed++ = bias != 0 && f < F ? bias[f] : 0.0f;
+}
+
+/*
+ * Images [n0, n1) of the forward pass: pads x into xp, then
+ * y[p, f] = bias[f] + sum over ky, t of xp[window(p) + ky * Wp * C + t] * w[ky, t, f],
+ * and max(y, 0) if relu. Four pixels by eight filters at a time.
+ */
+EXPORT(conv_forward)
+void conv_forward(const struct conv *g, const float *x, float *xp, const float *packed,
+                  int relu, float *y, int n0, int n1) {
+  pad_images(g, x, xp, n0, n1);
+  int K = g->kW * g->C, F = g->F, kH = g->kH;
+  int FT = (F + TILE - 1) / TILE;
+  size_t rowStep = (size_t)g->Wp * g->C;
+  const float *bias = packed + (size_t)FT * kH * K * TILE;
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  int p1 = n1 * g->OH * g->OW;
+  struct cursor c = cursor_at(g, n0);
+  for (int p = n0 * g->OH * g->OW; p < p1; p += 4) {
+    int np = p1 - p < 4 ? p1 - p : 4;
+    /* Past the range's end, repeat its last pixel: computed, never stored. */
+    const float *x0 = xp + c.at, *x1 = x0, *x2 = x0, *x3 = x0;
+    if (np > 1) cursor_next(g, &c), x1 = x2 = x3 = xp + c.at;
+    if (np > 2) cursor_next(g, &c), x2 = x3 = xp + c.at;
+    if (np > 3) cursor_next(g, &c), x3 = xp + c.at;
+    cursor_next(g, &c);
+    for (int ft = 0; ft < FT; ft++) {
+      const float *w = packed + (size_t)ft * kH * K * TILE;
+      v128_t b0 = wasm_v128_load(bias + ft * TILE), b1 = wasm_v128_load(bias + ft * TILE + 4);
+      v128_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+      for (int ky = 0; ky < kH; ky++) {
+        const float *r0 = x0 + ky * rowStep, *r1 = x1 + ky * rowStep;
+        const float *r2 = x2 + ky * rowStep, *r3 = x3 + ky * rowStep;
+        for (int t = 0; t < K; t++) {
+          v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4);
+          w += TILE;
+          v128_t s = wasm_v128_load32_splat(r0 + t);
+          a00 = madd(a00, s, w0);
+          a01 = madd(a01, s, w1);
+          s = wasm_v128_load32_splat(r1 + t);
+          a10 = madd(a10, s, w0);
+          a11 = madd(a11, s, w1);
+          s = wasm_v128_load32_splat(r2 + t);
+          a20 = madd(a20, s, w0);
+          a21 = madd(a21, s, w1);
+          s = wasm_v128_load32_splat(r3 + t);
+          a30 = madd(a30, s, w0);
+          a31 = madd(a31, s, w1);
+        }
+      }
+      if (relu) {
+        a00 = wasm_f32x4_max(a00, zero), a01 = wasm_f32x4_max(a01, zero);
+        a10 = wasm_f32x4_max(a10, zero), a11 = wasm_f32x4_max(a11, zero);
+        a20 = wasm_f32x4_max(a20, zero), a21 = wasm_f32x4_max(a21, zero);
+        a30 = wasm_f32x4_max(a30, zero), a31 = wasm_f32x4_max(a31, zero);
+      }
+      int n = F - ft * TILE;
+      float *out = y + (size_t)p * F + ft * TILE;
+      store_pair(out, a00, a01, n);
+      if (np > 1) store_pair(out + F, a10, a11, n);
+      if (np > 2) store_pair(out + 2 * F, a20, a21, n);
+      if (np > 3) store_pair(out + 3 * F, a30, a31, n);
+    }
+  }
+}
+
+/*
+ * Images [n0, n1) of the filter gradient, into this thread's accumulator acc [kH, KP, FP]
+ * (K padded to KP = ceil(K / 4) * 4, F to FP = ceil(F / 8) * 8), which it zeroes first:
+ *   acc[ky, t, f] = sum over p of xp[window(p) + ky * Wp * C + t] * dyp[p, f].
+ * Pads x into xp, and dy [P, F] into dyp [P, FP] (zero columns past F; nothing if dyp is dy,
+ * when F = FP). `offsets` is scratch for `chunk` window offsets: each chunk of pixels stays
+ * in cache while every tile of acc is updated. Four (ky, t) rows by eight filters at a time;
+ * rows past K read the next inputs (xp needs 3 numbers of slack) and land in acc's padding.
+ */
+EXPORT(conv_filter_grad)
+void conv_filter_grad(const struct conv *g, const float *x, float *xp, const float *dy,
+                      float *dyp, float *acc, int *offsets, int chunk, int n0, int n1) {
+  pad_images(g, x, xp, n0, n1);
+  int K = g->kW * g->C, F = g->F, kH = g->kH;
+  int KP = (K + 3) / 4 * 4;
+  int FP = (F + TILE - 1) / TILE * TILE;
+  int p0 = n0 * g->OH * g->OW, p1 = n1 * g->OH * g->OW;
+  if (dyp != dy) {
+    for (int p = p0; p < p1; p++) {
+      for (int f = 0; f < FP; f++) dyp[(size_t)p * FP + f] = f < F ? dy[(size_t)p * F + f] : 0.0f;
+    }
+  }
+  __builtin_memset(acc, 0, (size_t)kH * KP * FP * sizeof(float));
+  size_t rowStep = (size_t)g->Wp * g->C;
+  struct cursor c = cursor_at(g, n0);
+  for (int c0 = p0; c0 < p1; c0 += chunk) {
+    int c1 = c0 + chunk < p1 ? c0 + chunk : p1;
+    for (int p = c0; p < c1; p++) offsets[p - c0] = (int)c.at, cursor_next(g, &c);
+    for (int ky = 0; ky < kH; ky++) {
+      for (int t = 0; t < K; t += 4) {
+        const float *xk = xp + ky * rowStep + t;
+        for (int f = 0; f < FP; f += TILE) {
+          float *a = acc + ((size_t)ky * KP + t) * FP + f;
+          v128_t a00 = wasm_v128_load(a), a01 = wasm_v128_load(a + 4);
+          v128_t a10 = wasm_v128_load(a + FP), a11 = wasm_v128_load(a + FP + 4);
+          v128_t a20 = wasm_v128_load(a + 2 * FP), a21 = wasm_v128_load(a + 2 * FP + 4);
+          v128_t a30 = wasm_v128_load(a + 3 * FP), a31 = wasm_v128_load(a + 3 * FP + 4);
+          const float *d = dyp + (size_t)c0 * FP + f;
+          for (int p = c0; p < c1; p++) {
+            const float *xs = xk + offsets[p - c0];
+            v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + 4);
+            d += FP;
+            v128_t s = wasm_v128_load32_splat(xs);
+            a00 = madd(a00, s, d0);
+            a01 = madd(a01, s, d1);
+            s = wasm_v128_load32_splat(xs + 1);
+            a10 = madd(a10, s, d0);
+            a11 = madd(a11, s, d1);
+            s = wasm_v128_load32_splat(xs + 2);
+            a20 = madd(a20, s, d0);
+            a21 = madd(a21, s, d1);
+            s = wasm_v128_load32_splat(xs + 3);
+            a30 = madd(a30, s, d0);
+            a31 = madd(a31, s, d1);
+          }
+          wasm_v128_store(a, a00), wasm_v128_store(a + 4, a01);
+          wasm_v128_store(a + FP, a10), wasm_v128_store(a + FP + 4, a11);
+          wasm_v128_store(a + 2 * FP, a20), wasm_v128_store(a + 2 * FP + 4, a21);
+          wasm_v128_store(a + 3 * FP, a30), wasm_v128_store(a + 3 * FP + 4, a31);
+        }
+      }
+    }
+  }
+}
+
+/*
+ * dw [kH, K, F] = the sum of `parts` accumulators [kH, KP, FP] laid out one after another,
+ * without their padding.
+ */
+EXPORT(sum_filter_grads)
+void sum_filter_grads(const float *acc, int parts, int kH, int K, int F, float *dw) {
+  int KP = (K + 3) / 4 * 4;
+  int FP = (F + TILE - 1) / TILE * TILE;
+  size_t part = (size_t)kH * KP * FP;
+  for (int ky = 0; ky < kH; ky++) {
+    for (int t = 0; t < K; t++) {
+      for (int f = 0; f < F; f++) {
+        size_t at = ((size_t)ky * KP + t) * FP + f;
+        float s = acc[at];
+        for (int i = 1; i < parts; i++) s += acc[at + i * part];
+        *dw++ = s;
+      }
+    }
+  }
+}
+
+/*
+ * Repacks w [kH, K, F] for the input gradient: packed [kH][KT][F][8], KT = ceil(K / 8), the
+ * eight (ky, t) rows of a tile side by side for each filter f, zeros past K.
+ */
+EXPORT(pack_input_grad)
+void pack_input_grad(const float *w, int kH, int K, int F, float *packed) {
+  int KT = (K + TILE - 1) / TILE;
+  for (int ky = 0; ky < kH; ky++) {
+    for (int kt = 0; kt < KT; kt++) {
+      for (int f = 0; f < F; f++) {
+        for (int j = 0; j < TILE; j++) {
+          int t = kt * TILE + j;
+          *packed++ = t < K ? w[((size_t)ky * K + t) * F + f] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/*
+ * Images [n0, n1) of the input gradient: zeroes them in dxp, scatters
+ *   dxp[window(p) + ky * Wp * C + t] += sum over f of dy[p, f] * w[ky, t, f],
+ * then crops dxp into dx [N, H, W, C] (nothing if dxp is dx). Four pixels by eight (ky, t)
+ * rows at a time. A thread must own whole images: windows within an image overlap.
+ */
+EXPORT(conv_input_grad)
+void conv_input_grad(const struct conv *g, const float *dy, const float *packed, float *dxp,
+                     float *dx, int n0, int n1) {
+  int K = g->kW * g->C, F = g->F, kH = g->kH;
+  int KT = (K + TILE - 1) / TILE;
+  size_t rowStep = (size_t)g->Wp * g->C;
+  size_t image = (size_t)g->Hp * rowStep;
+  __builtin_memset(dxp + n0 * image, 0, (n1 - n0) * image * sizeof(float));
+  int p1 = n1 * g->OH * g->OW;
+  struct cursor c = cursor_at(g, n0);
+  for (int p = n0 * g->OH * g->OW; p < p1; p += 4) {
+    int np = p1 - p < 4 ? p1 - p : 4;
+    float *x0 = dxp + c.at, *x1 = x0, *x2 = x0, *x3 = x0;
+    if (np > 1) cursor_next(g, &c), x1 = x2 = x3 = dxp + c.at;
+    if (np > 2) cursor_next(g, &c), x2 = x3 = dxp + c.at;
+    if (np > 3) cursor_next(g, &c), x3 = dxp + c.at;
+    cursor_next(g, &c);
+    const float *d0 = dy + (size_t)p * F;
+    const float *d1 = np > 1 ? d0 + F : d0, *d2 = np > 2 ? d0 + 2 * F : d0;
+    const float *d3 = np > 3 ? d0 + 3 * F : d0;
+    const float *w = packed;
+    for (int ky = 0; ky < kH; ky++) {
+      for (int kt = 0; kt < KT; kt++) {
+        v128_t a00 = wasm_f32x4_splat(0.0f), a01 = a00, a10 = a00, a11 = a00;
+        v128_t a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int f = 0; f < F; f++) {
+          v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4);
+          w += TILE;
+          v128_t s = wasm_v128_load32_splat(d0 + f);
+          a00 = madd(a00, s, w0);
+          a01 = madd(a01, s, w1);
+          s = wasm_v128_load32_splat(d1 + f);
+          a10 = madd(a10, s, w0);
+          a11 = madd(a11, s, w1);
+          s = wasm_v128_load32_splat(d2 + f);
+          a20 = madd(a20, s, w0);
+          a21 = madd(a21, s, w1);
+          s = wasm_v128_load32_splat(d3 + f);
+          a30 = madd(a30, s, w0);
+          a31 = madd(a31, s, w1);
+        }
+        size_t at = ky * rowStep + kt * TILE;
+        int n = K - kt * TILE;
+        add_pair(x0 + at, a00, a01, n);
+        if (np > 1) add_pair(x1 + at, a10, a11, n);
+        if (np > 2) add_pair(x2 + at, a20, a21, n);
+        if (np > 3) add_pair(x3 + at, a30, a31, n);
+      }
+    }
+  }
+  if (dxp == dx) return;
+  size_t row = (size_t)g->W * g->C;
+  for (int n = n0; n < n1; n++) {
+    for (int i = 0; i < g->H; i++) {
+      const float *src = dxp + ((size_t)(n * g->Hp + i + g->top) * g->Wp + g->left) * g->C;
+      __builtin_memcpy(dx + (size_t)(n * g->H + i) * row, src, row * sizeof(float));
+    }
+  }
+}

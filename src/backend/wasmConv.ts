@@ -1,0 +1,503 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { ConvPool, type Kernels } from './convPool';
+import { KERNEL_BUILDS, type KernelBuild } from './kernelBuilds';
+
+/**
+ * The convolution kernels of the wasm backend, forward and both gradients, run by the SIMD
+ * kernels of ./kernels/conv.c on the backend's own heap.
+ *
+ * Stock TensorFlow.js 4.22 on wasm has no Conv2DBackpropFilter, a scalar-loop
+ * Conv2DBackpropInput, and an XNNPACK forward convolution that packs its weights again on
+ * every call. The kernels here treat all three as small matrix products over the pixels, run
+ * in wasm with no copies of the tensors, and on the threaded build split the pixels among
+ * threads (./convThreads).
+ *
+ * Supported: NHWC, float32, dilation 1, any stride and padding; FusedConv2D with a bias and a
+ * linear or ReLU activation. Anything else goes to the stock kernel, or throws for the
+ * gradients, which have none.
+ */
+
+type Info = tf.TensorInfo;
+type Shape4 = [number, number, number, number];
+
+/** Thrown when a convolution kernel is asked for something it does not implement. */
+export class WasmConvError extends Error {
+  override name = 'WasmConvError';
+}
+
+/** The members of the WebAssembly JS API used here, which @types/node 20 does not declare. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface WasmApi {
+  Memory: abstract new () => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+  validate(bytes: Uint8Array): boolean;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The exports of conv.c; every pointer is a byte address in the backend's heap. */
+export interface ConvExports {
+  pack_forward(...args: number[]): void;
+  conv_forward(...args: number[]): void;
+  conv_filter_grad(...args: number[]): void;
+  sum_filter_grads(...args: number[]): void;
+  pack_input_grad(...args: number[]): void;
+  conv_input_grad(...args: number[]): void;
+}
+
+/** The part of the Emscripten module this file uses. */
+interface EmscriptenHeap {
+  HEAPU8: Uint8Array;
+  wasmMemory?: WasmMemory;
+  asm?: { memory?: WasmMemory };
+}
+
+/** The backend's memory: the threaded build keeps it on the module, the plain one exports it. */
+export function backendMemory(backend: BackendWasm): WasmMemory {
+  const module = backend.wasm as unknown as EmscriptenHeap;
+  const memory = module.wasmMemory ?? module.asm?.memory;
+  if (!(memory instanceof wasmApi.Memory)) {
+    throw new WasmConvError(
+      "Expected the wasm backend's module to expose its WebAssembly.Memory (as wasmMemory or " +
+        'asm.memory), but it does not. This version of @tensorflow/tfjs-backend-wasm is not ' +
+        'supported for training; use 4.22.0.',
+    );
+  }
+  return memory;
+}
+
+// From dist/src/backend, where this file runs, to the binaries beside conv.c.
+const KERNEL_DIR = path.resolve(__dirname, '..', '..', '..', 'src', 'backend', 'kernels');
+
+function kernelBytes(build: KernelBuild): Uint8Array {
+  return fs.readFileSync(path.join(KERNEL_DIR, build.file));
+}
+
+/**
+ * Which build runs: 'auto' takes relaxed SIMD where the runtime has it. The environment
+ * variable CIFAR_NETS_RELAXED_SIMD=0 starts with 'simd' (to compare, or if it misbehaves).
+ */
+export type ConvSimd = 'auto' | 'simd' | 'relaxed';
+let choice: ConvSimd = process.env.CIFAR_NETS_RELAXED_SIMD === '0' ? 'simd' : 'auto';
+let relaxed: boolean | undefined;
+
+/**
+ * Chooses the build of the kernels for backends that start using them from now on (each
+ * backend keeps the one it started with). 'relaxed' throws where the runtime lacks it.
+ */
+export function setConvSimd(simd: ConvSimd): void {
+  if (simd === 'relaxed' && !relaxedSimdAvailable()) {
+    throw new WasmConvError(
+      'Relaxed SIMD was asked for, but this JavaScript runtime cannot compile it. Use Node.js ' +
+        "20 or later, or 'auto'.",
+    );
+  }
+  choice = simd;
+  for (const close of poolClosers.splice(0)) close();
+  runners = new WeakMap();
+}
+
+/**
+ * Whether this runtime compiles relaxed SIMD (the fused multiply-add). Node 22 and later do;
+ * Node 20's V8 has it behind --experimental-wasm-relaxed-simd, which is switched on here if
+ * needed.
+ */
+function relaxedSimdAvailable(): boolean {
+  if (relaxed !== undefined) return relaxed;
+  const probe = kernelBytes(KERNEL_BUILDS.find((b) => b.relaxed && !b.shared)!);
+  if (!wasmApi.validate(probe)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return (relaxed = wasmApi.validate(probe));
+}
+
+const modules = new Map<string, object>();
+
+/** The compiled kernels for `memory`: the shared-memory build on the threaded backend. */
+function compiled(memory: WasmMemory): object {
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const wanted = choice === 'relaxed' || (choice === 'auto' && relaxedSimdAvailable());
+  const build = KERNEL_BUILDS.find((b) => b.shared === shared && b.relaxed === wanted)!;
+  let module = modules.get(build.file);
+  if (module === undefined) {
+    module = new wasmApi.Module(kernelBytes(build));
+    modules.set(build.file, module);
+  }
+  return module;
+}
+
+/** Instantiates conv.c on `memory`. */
+export function instantiateConv(memory: WasmMemory): ConvExports {
+  const instance = new wasmApi.Instance(compiled(memory), { env: { memory } });
+  return instance.exports as unknown as ConvExports;
+}
+
+/** The kernels of one backend, and the threads that run them. */
+interface Runner {
+  k: ConvExports;
+  threads: number;
+  /** Runs a kernel with parts[i] as thread i's arguments. */
+  run(name: keyof ConvExports, parts: (number[] | undefined)[]): void;
+}
+
+function makeRunner(backend: BackendWasm): Runner {
+  const memory = backendMemory(backend);
+  const k = instantiateConv(memory);
+  const threads = memory.buffer instanceof SharedArrayBuffer ? getThreadsCount() : 1;
+  if (threads === 1) {
+    return { k, threads, run: (name, parts) => k[name](...parts[0]!) };
+  }
+  const pool = new ConvPool(compiled(memory), memory, k as unknown as Kernels, threads);
+  poolClosers.push(() => void pool.close());
+  return { k, threads, run: (name, parts) => pool.run(name, parts) };
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** One convolution's geometry, NHWC: x [n, h, w, c] -> y [n, outH, outW, f]. */
+interface Geometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  outH: number;
+  outW: number;
+  f: number;
+  kH: number;
+  kW: number;
+  sH: number;
+  sW: number;
+  top: number;
+  left: number;
+  /** The padded input's height and width: every row and column some window reads. */
+  hp: number;
+  wp: number;
+}
+
+function supported(attrs: ConvAttrs): boolean {
+  const d = attrs.dilations ?? 1;
+  const dilated = Array.isArray(d) ? d.some((v) => v !== 1) : d !== 1;
+  return !dilated && (attrs.dataFormat ?? 'NHWC') === 'NHWC';
+}
+
+function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs): Geometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const g = {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    f: info.outChannels,
+    kH: info.filterHeight,
+    kW: info.filterWidth,
+    sH: info.strideHeight,
+    sW: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+  // The padded input covers every window, and at least the input itself.
+  const hp = Math.max((g.outH - 1) * g.sH + g.kH, g.top + g.h);
+  const wp = Math.max((g.outW - 1) * g.sW + g.kW, g.left + g.w);
+  return { ...g, hp, wp };
+}
+
+const FLOAT = 4;
+
+/** Heap allocations of one kernel call, freed together however the call ends. */
+class Scratch {
+  private readonly owned: Info[] = [];
+  constructor(readonly backend: BackendWasm) {}
+
+  /** A float32 tensor (or plain scratch, shape [size]); contents undefined until written. */
+  alloc(shape: number[]): Info {
+    const t = this.backend.makeOutput(shape, 'float32');
+    this.owned.push(t);
+    return t;
+  }
+
+  /** Hands `t` to the caller: it outlives this call. */
+  keep(t: Info): Info {
+    this.owned.splice(this.owned.indexOf(t), 1);
+    return t;
+  }
+
+  freeAll(): void {
+    for (const t of this.owned) this.backend.disposeData(t.dataId);
+    this.owned.length = 0;
+  }
+}
+
+function withScratch(backend: BackendWasm, body: (s: Scratch) => Info): Info {
+  const s = new Scratch(backend);
+  try {
+    return body(s);
+  } finally {
+    s.freeAll();
+  }
+}
+
+/** Byte address of a tensor's data in the heap. */
+function addr(backend: BackendWasm, t: Info): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
+}
+
+let runners = new WeakMap<BackendWasm, Runner>();
+/** Stops the pools of the runners above, when setConvSimd replaces them. */
+const poolClosers: (() => void)[] = [];
+
+function runnerOf(backend: BackendWasm): Runner {
+  let r = runners.get(backend);
+  if (r === undefined) {
+    r = makeRunner(backend);
+    runners.set(backend, r);
+  }
+  return r;
+}
+
+/** Slack after padded inputs: the filter gradient reads up to 3 numbers past a window. */
+const SLACK = 4;
+
+/** Writes g into the heap as conv.c's struct conv; returns its address. */
+function writeGeometry(s: Scratch, g: Geometry): number {
+  const fields = [g.n, g.h, g.w, g.c, g.top, g.left, g.hp, g.wp, g.outH, g.outW, g.f];
+  fields.push(g.kH, g.kW, g.sH, g.sW);
+  const at = addr(s.backend, s.alloc([fields.length]));
+  new Int32Array(s.backend.wasm.HEAPU8.buffer, at, fields.length).set(fields);
+  return at;
+}
+
+/** Where the padded input goes: x itself if the convolution needs no padding. */
+function paddedInput(s: Scratch, x: Info, g: Geometry): number {
+  const none = g.hp === g.h && g.wp === g.w && g.top === 0 && g.left === 0;
+  return none ? addr(s.backend, x) : addr(s.backend, s.alloc([g.n * g.hp * g.wp * g.c + SLACK]));
+}
+
+/** Each thread's images: [geometry, ...args, n0, n1] for every thread. */
+function byImages(r: Runner, g: Geometry, args: (i: number) => number[]): number[][] {
+  const parts: number[][] = [];
+  for (let i = 0; i < r.threads; i++) {
+    const n0 = Math.round((g.n * i) / r.threads);
+    const n1 = Math.round((g.n * (i + 1)) / r.threads);
+    parts.push([...args(i), n0, n1]);
+  }
+  return parts;
+}
+
+function forward(
+  backend: BackendWasm,
+  x: Info,
+  filter: Info,
+  bias: Info | undefined,
+  relu: boolean,
+  attrs: ConvAttrs,
+): Info {
+  const g = geometry(x.shape as Shape4, filter.shape as Shape4, attrs);
+  const r = runnerOf(backend);
+  return withScratch(backend, (s) => {
+    const y = s.alloc([g.n, g.outH, g.outW, g.f]);
+    const tiles = Math.ceil(g.f / 8);
+    const packed = addr(backend, s.alloc([tiles * 8 * (g.kH * g.kW * g.c + 1)]));
+    const biasAt = bias === undefined ? 0 : addr(backend, bias);
+    r.k.pack_forward(addr(backend, filter), biasAt, g.kH, g.kW * g.c, g.f, packed);
+    const at = writeGeometry(s, g);
+    const xp = paddedInput(s, x, g);
+    const args = [at, addr(backend, x), xp, packed, relu ? 1 : 0, addr(backend, y)];
+    r.run(
+      'conv_forward',
+      byImages(r, g, () => args),
+    );
+    return s.keep(y);
+  });
+}
+
+/** Pixels whose rows of dy stay in cache while every filter tile is accumulated. */
+const FILTER_GRAD_CHUNK = 256;
+
+function filterGrad(
+  backend: BackendWasm,
+  x: Info,
+  dy: Info,
+  attrs: ConvAttrs & { filterShape: Shape4 },
+): Info {
+  const g = geometry(x.shape as Shape4, attrs.filterShape, attrs);
+  const r = runnerOf(backend);
+  return withScratch(backend, (s) => {
+    const dw = s.alloc([g.kH, g.kW, g.c, g.f]);
+    const K = g.kW * g.c;
+    const fp = Math.ceil(g.f / 8) * 8;
+    const pixels = g.n * g.outH * g.outW;
+    const dyAt = addr(backend, dy);
+    const dyp = fp === g.f ? dyAt : addr(backend, s.alloc([pixels * fp]));
+    const xp = paddedInput(s, x, g);
+    // One accumulator and one block of window offsets a thread.
+    const part = g.kH * Math.ceil(K / 4) * 4 * fp;
+    const acc = addr(backend, s.alloc([r.threads * part]));
+    const chunk = FILTER_GRAD_CHUNK;
+    const offsets = addr(backend, s.alloc([r.threads * chunk]));
+    const at = writeGeometry(s, g);
+    const args = (i: number) => [
+      ...[at, addr(backend, x), xp, dyAt, dyp],
+      ...[acc + i * part * FLOAT, offsets + i * chunk * FLOAT, chunk],
+    ];
+    r.run('conv_filter_grad', byImages(r, g, args));
+    r.k.sum_filter_grads(acc, r.threads, g.kH, K, g.f, addr(backend, dw));
+    return s.keep(dw);
+  });
+}
+
+function inputGrad(
+  backend: BackendWasm,
+  dy: Info,
+  filter: Info,
+  attrs: ConvAttrs & { inputShape: Shape4 },
+): Info {
+  const g = geometry(attrs.inputShape, filter.shape as Shape4, attrs);
+  const r = runnerOf(backend);
+  return withScratch(backend, (s) => {
+    const dx = s.alloc([g.n, g.h, g.w, g.c]);
+    const K = g.kW * g.c;
+    const packed = addr(backend, s.alloc([g.kH * Math.ceil(K / 8) * 8 * g.f]));
+    r.k.pack_input_grad(addr(backend, filter), g.kH, K, g.f, packed);
+    const dxp = paddedInput(s, dx, g);
+    const at = writeGeometry(s, g);
+    const args = [at, addr(backend, dy), packed, dxp, addr(backend, dx)];
+    r.run(
+      'conv_input_grad',
+      byImages(r, g, () => args),
+    );
+    return s.keep(dx);
+  });
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+/** The stock kernel's result, for a forward call this file does not cover. */
+function delegate(stock: tf.KernelConfig | undefined, kernel: string, args: KernelArgs): Info {
+  if (stock === undefined) {
+    throw new WasmConvError(
+      `${kernel} on wasm supports NHWC, float32, dilation 1 and a linear or ReLU activation; ` +
+        'this call asks for something else, and the backend has no kernel of its own for it. ' +
+        'Use the cpu backend for it.',
+    );
+  }
+  return stock.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as Info;
+}
+
+/** Gradients have no stock kernel to fall back on: say what is not supported. */
+function checkGradient(kernel: string, attrs: ConvAttrs, tensors: Record<string, Info>): void {
+  if (!supported(attrs)) {
+    throw new WasmConvError(
+      `${kernel} on wasm expected dataFormat 'NHWC' and dilations 1, but got dataFormat ` +
+        `'${attrs.dataFormat}' and dilations ${JSON.stringify(attrs.dilations ?? 1)}. ` +
+        'Transpose the data to NHWC, or use the cpu backend.',
+    );
+  }
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.dtype !== 'float32') {
+      throw new WasmConvError(`${kernel} on wasm expected float32 ${name}, but got ${t.dtype}.`);
+    }
+  }
+}
+
+function makeConfigs(stock: Map<string, tf.KernelConfig | undefined>): tf.KernelConfig[] {
+  const conv2D = (args: KernelArgs): Info => {
+    const { x, filter } = args.inputs as { x: Info; filter: Info };
+    const attrs = args.attrs as unknown as ConvAttrs;
+    if (!supported(attrs) || x.dtype !== 'float32' || filter.dtype !== 'float32') {
+      return delegate(stock.get('Conv2D'), 'Conv2D', args);
+    }
+    return forward(args.backend as BackendWasm, x, filter, undefined, false, attrs);
+  };
+  const fusedConv2D = (args: KernelArgs): Info => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, Info>;
+    const attrs = args.attrs as unknown as ConvAttrs & { activation: string };
+    const plainBias =
+      bias === undefined || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3]);
+    const ok =
+      supported(attrs) &&
+      plainBias &&
+      preluActivationWeights === undefined &&
+      (attrs.activation === 'linear' || attrs.activation === 'relu') &&
+      [x, filter, bias].every((t) => t === undefined || t.dtype === 'float32');
+    if (!ok) return delegate(stock.get('FusedConv2D'), 'FusedConv2D', args);
+    return forward(
+      args.backend as BackendWasm,
+      x,
+      filter,
+      bias,
+      attrs.activation === 'relu',
+      attrs,
+    );
+  };
+  const backpropFilter = (args: KernelArgs): Info => {
+    const { x, dy } = args.inputs as { x: Info; dy: Info };
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+    checkGradient('Conv2DBackpropFilter', attrs, { x, dy });
+    return filterGrad(args.backend as BackendWasm, x, dy, attrs);
+  };
+  const backpropInput = (args: KernelArgs): Info => {
+    const { dy, filter } = args.inputs as { dy: Info; filter: Info };
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+    checkGradient('Conv2DBackpropInput', attrs, { dy, filter });
+    return inputGrad(args.backend as BackendWasm, dy, filter, attrs);
+  };
+  const funcs: Record<string, (args: KernelArgs) => Info> = {
+    Conv2D: conv2D,
+    FusedConv2D: fusedConv2D,
+    Conv2DBackpropFilter: backpropFilter,
+    Conv2DBackpropInput: backpropInput,
+  };
+  return Object.entries(funcs).map(([kernelName, f]) => ({
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: f as tf.KernelFunc,
+  }));
+}
+
+let registered: tf.KernelConfig[] | undefined;
+let stockForward: Map<string, tf.KernelConfig | undefined> | undefined;
+
+/**
+ * Registers this file's Conv2D, FusedConv2D, Conv2DBackpropFilter and Conv2DBackpropInput on
+ * the wasm backend; the stock forward kernels stay behind them for what these do not cover.
+ * Safe to call more than once.
+ */
+export function registerWasmConvKernels(): void {
+  if (
+    registered !== undefined &&
+    registered.every((c) => tf.getKernel(c.kernelName, 'wasm')?.kernelFunc === c.kernelFunc)
+  ) {
+    return;
+  }
+  // The package's own forward kernels, taken once: later they are this file's.
+  stockForward ??= new Map(['Conv2D', 'FusedConv2D'].map((n) => [n, tf.getKernel(n, 'wasm')]));
+  registered ??= makeConfigs(stockForward);
+  for (const config of registered) {
+    if (tf.getKernel(config.kernelName, 'wasm') !== undefined) {
+      tf.unregisterKernel(config.kernelName, 'wasm');
+    }
+    tf.registerKernel(config);
+  }
+}

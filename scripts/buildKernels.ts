@@ -1,14 +1,14 @@
-// Compiles src/backend/kernels/conv.c into the four wasm binaries the wasm backend loads:
+// Compiles the C sources in src/backend/kernels into the four wasm binaries the wasm backend loads:
 // SIMD or relaxed SIMD (fused multiply-add), on a plain or a shared (threaded) memory.
 // Needs clang and wasm-ld 16 or newer: `apt-get install clang-16 lld-16` on Debian 12, or
 // set CLANG to another clang. The binaries are committed, so that installing the package needs
-// no compiler; test/backend/kernelBuild.test.ts checks that they are this source's.
+// no compiler; test/backend/kernelBuild.test.ts checks that they are these sources'.
 //
 //   node dist/scripts/buildKernels.js [outDir]     (default: src/backend/kernels)
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KERNEL_BUILDS } from '../src/backend/kernelBuilds';
+import { KERNEL_BUILDS, KERNEL_SOURCES } from '../src/backend/kernelBuilds';
 
 export const KERNEL_SOURCE_DIR = path.resolve(__dirname, '..', '..', 'src', 'backend', 'kernels');
 export const DEFAULT_CLANG = 'clang-16';
@@ -32,7 +32,7 @@ export function buildKernels(outDir: string, clang = process.env.CLANG ?? DEFAUL
       '-Wl,--strip-all',
       '-o',
       partial,
-      path.join(KERNEL_SOURCE_DIR, 'conv.c'),
+      ...KERNEL_SOURCES.map((source) => path.join(KERNEL_SOURCE_DIR, source)),
     ];
     try {
       execFileSync(clang, args, { stdio: ['ignore', 'inherit', 'inherit'] });

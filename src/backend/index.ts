@@ -1,3 +1,3 @@
 export * from './selectBackend';
 export { registerWasmKernels } from './wasmKernels';
-export { WasmConvError } from './wasmConv';
+export { WasmKernelError } from './wasmModule';

@@ -1,4 +1,7 @@
-/** The builds of ./kernels/conv.c, each a binary beside it (see scripts/buildKernels.ts). */
+/** The C sources in ./kernels that make up the wasm module, compiled together. */
+export const KERNEL_SOURCES = ['conv.c', 'batchnorm.c'] as const;
+
+/** The builds of the module, each a binary beside its sources (see scripts/buildKernels.ts). */
 export interface KernelBuild {
   file: string;
   /** Fused multiply-add from the relaxed SIMD proposal. */
@@ -8,8 +11,8 @@ export interface KernelBuild {
 }
 
 export const KERNEL_BUILDS: readonly KernelBuild[] = [
-  { file: 'conv-simd.wasm', relaxed: false, shared: false },
-  { file: 'conv-simd-shared.wasm', relaxed: false, shared: true },
-  { file: 'conv-relaxed.wasm', relaxed: true, shared: false },
-  { file: 'conv-relaxed-shared.wasm', relaxed: true, shared: true },
+  { file: 'kernels-simd.wasm', relaxed: false, shared: false },
+  { file: 'kernels-simd-shared.wasm', relaxed: false, shared: true },
+  { file: 'kernels-relaxed.wasm', relaxed: true, shared: false },
+  { file: 'kernels-relaxed-shared.wasm', relaxed: true, shared: true },
 ];

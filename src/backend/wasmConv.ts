@@ -1,21 +1,25 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { ConvPool, type Kernels } from './convPool';
-import { KERNEL_BUILDS, type KernelBuild } from './kernelBuilds';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import {
+  addr,
+  FLOAT,
+  runnerOf,
+  withScratch,
+  WasmKernelError,
+  type Runner,
+  type Scratch,
+} from './wasmModule';
 
 /**
  * The convolution kernels of the wasm backend, forward and both gradients, run by the SIMD
- * kernels of ./kernels/conv.c on the backend's own heap.
+ * kernels of ./kernels/conv.c on the backend's own heap (./wasmModule).
  *
  * Stock TensorFlow.js 4.22 on wasm has no Conv2DBackpropFilter, a scalar-loop
  * Conv2DBackpropInput, and an XNNPACK forward convolution that packs its weights again on
  * every call. The kernels here treat all three as small matrix products over the pixels, run
- * in wasm with no copies of the tensors, and on the threaded build split the pixels among
- * threads (./convThreads).
+ * in wasm with no copies of the tensors, and on the threaded build split the batch among
+ * threads.
  *
  * Supported: NHWC, float32, dilation 1, any stride and padding; FusedConv2D with a bias and a
  * linear or ReLU activation. Anything else goes to the stock kernel, or throws for the
@@ -24,138 +28,6 @@ import { KERNEL_BUILDS, type KernelBuild } from './kernelBuilds';
 
 type Info = tf.TensorInfo;
 type Shape4 = [number, number, number, number];
-
-/** Thrown when a convolution kernel is asked for something it does not implement. */
-export class WasmConvError extends Error {
-  override name = 'WasmConvError';
-}
-
-/** The members of the WebAssembly JS API used here, which @types/node 20 does not declare. */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-}
-interface WasmApi {
-  Memory: abstract new () => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: object };
-  validate(bytes: Uint8Array): boolean;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-/** The exports of conv.c; every pointer is a byte address in the backend's heap. */
-export interface ConvExports {
-  pack_forward(...args: number[]): void;
-  conv_forward(...args: number[]): void;
-  conv_filter_grad(...args: number[]): void;
-  sum_filter_grads(...args: number[]): void;
-  pack_input_grad(...args: number[]): void;
-  conv_input_grad(...args: number[]): void;
-}
-
-/** The part of the Emscripten module this file uses. */
-interface EmscriptenHeap {
-  HEAPU8: Uint8Array;
-  wasmMemory?: WasmMemory;
-  asm?: { memory?: WasmMemory };
-}
-
-/** The backend's memory: the threaded build keeps it on the module, the plain one exports it. */
-export function backendMemory(backend: BackendWasm): WasmMemory {
-  const module = backend.wasm as unknown as EmscriptenHeap;
-  const memory = module.wasmMemory ?? module.asm?.memory;
-  if (!(memory instanceof wasmApi.Memory)) {
-    throw new WasmConvError(
-      "Expected the wasm backend's module to expose its WebAssembly.Memory (as wasmMemory or " +
-        'asm.memory), but it does not. This version of @tensorflow/tfjs-backend-wasm is not ' +
-        'supported for training; use 4.22.0.',
-    );
-  }
-  return memory;
-}
-
-// From dist/src/backend, where this file runs, to the binaries beside conv.c.
-const KERNEL_DIR = path.resolve(__dirname, '..', '..', '..', 'src', 'backend', 'kernels');
-
-function kernelBytes(build: KernelBuild): Uint8Array {
-  return fs.readFileSync(path.join(KERNEL_DIR, build.file));
-}
-
-/**
- * Which build runs: 'auto' takes relaxed SIMD where the runtime has it. The environment
- * variable CIFAR_NETS_RELAXED_SIMD=0 starts with 'simd' (to compare, or if it misbehaves).
- */
-export type ConvSimd = 'auto' | 'simd' | 'relaxed';
-let choice: ConvSimd = process.env.CIFAR_NETS_RELAXED_SIMD === '0' ? 'simd' : 'auto';
-let relaxed: boolean | undefined;
-
-/**
- * Chooses the build of the kernels for backends that start using them from now on (each
- * backend keeps the one it started with). 'relaxed' throws where the runtime lacks it.
- */
-export function setConvSimd(simd: ConvSimd): void {
-  if (simd === 'relaxed' && !relaxedSimdAvailable()) {
-    throw new WasmConvError(
-      'Relaxed SIMD was asked for, but this JavaScript runtime cannot compile it. Use Node.js ' +
-        "20 or later, or 'auto'.",
-    );
-  }
-  choice = simd;
-  for (const close of poolClosers.splice(0)) close();
-  runners = new WeakMap();
-}
-
-/**
- * Whether this runtime compiles relaxed SIMD (the fused multiply-add). Node 22 and later do;
- * Node 20's V8 has it behind --experimental-wasm-relaxed-simd, which is switched on here if
- * needed.
- */
-function relaxedSimdAvailable(): boolean {
-  if (relaxed !== undefined) return relaxed;
-  const probe = kernelBytes(KERNEL_BUILDS.find((b) => b.relaxed && !b.shared)!);
-  if (!wasmApi.validate(probe)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  return (relaxed = wasmApi.validate(probe));
-}
-
-const modules = new Map<string, object>();
-
-/** The compiled kernels for `memory`: the shared-memory build on the threaded backend. */
-function compiled(memory: WasmMemory): object {
-  const shared = memory.buffer instanceof SharedArrayBuffer;
-  const wanted = choice === 'relaxed' || (choice === 'auto' && relaxedSimdAvailable());
-  const build = KERNEL_BUILDS.find((b) => b.shared === shared && b.relaxed === wanted)!;
-  let module = modules.get(build.file);
-  if (module === undefined) {
-    module = new wasmApi.Module(kernelBytes(build));
-    modules.set(build.file, module);
-  }
-  return module;
-}
-
-/** Instantiates conv.c on `memory`. */
-export function instantiateConv(memory: WasmMemory): ConvExports {
-  const instance = new wasmApi.Instance(compiled(memory), { env: { memory } });
-  return instance.exports as unknown as ConvExports;
-}
-
-/** The kernels of one backend, and the threads that run them. */
-interface Runner {
-  k: ConvExports;
-  threads: number;
-  /** Runs a kernel with parts[i] as thread i's arguments. */
-  run(name: keyof ConvExports, parts: (number[] | undefined)[]): void;
-}
-
-function makeRunner(backend: BackendWasm): Runner {
-  const memory = backendMemory(backend);
-  const k = instantiateConv(memory);
-  const threads = memory.buffer instanceof SharedArrayBuffer ? getThreadsCount() : 1;
-  if (threads === 1) {
-    return { k, threads, run: (name, parts) => k[name](...parts[0]!) };
-  }
-  const pool = new ConvPool(compiled(memory), memory, k as unknown as Kernels, threads);
-  poolClosers.push(() => void pool.close());
-  return { k, threads, run: (name, parts) => pool.run(name, parts) };
-}
 
 interface ConvAttrs {
   strides: number | [number, number];
@@ -221,59 +93,6 @@ function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs): Geomet
   const hp = Math.max((g.outH - 1) * g.sH + g.kH, g.top + g.h);
   const wp = Math.max((g.outW - 1) * g.sW + g.kW, g.left + g.w);
   return { ...g, hp, wp };
-}
-
-const FLOAT = 4;
-
-/** Heap allocations of one kernel call, freed together however the call ends. */
-class Scratch {
-  private readonly owned: Info[] = [];
-  constructor(readonly backend: BackendWasm) {}
-
-  /** A float32 tensor (or plain scratch, shape [size]); contents undefined until written. */
-  alloc(shape: number[]): Info {
-    const t = this.backend.makeOutput(shape, 'float32');
-    this.owned.push(t);
-    return t;
-  }
-
-  /** Hands `t` to the caller: it outlives this call. */
-  keep(t: Info): Info {
-    this.owned.splice(this.owned.indexOf(t), 1);
-    return t;
-  }
-
-  freeAll(): void {
-    for (const t of this.owned) this.backend.disposeData(t.dataId);
-    this.owned.length = 0;
-  }
-}
-
-function withScratch(backend: BackendWasm, body: (s: Scratch) => Info): Info {
-  const s = new Scratch(backend);
-  try {
-    return body(s);
-  } finally {
-    s.freeAll();
-  }
-}
-
-/** Byte address of a tensor's data in the heap. */
-function addr(backend: BackendWasm, t: Info): number {
-  return backend.dataIdMap.get(t.dataId)!.memoryOffset;
-}
-
-let runners = new WeakMap<BackendWasm, Runner>();
-/** Stops the pools of the runners above, when setConvSimd replaces them. */
-const poolClosers: (() => void)[] = [];
-
-function runnerOf(backend: BackendWasm): Runner {
-  let r = runners.get(backend);
-  if (r === undefined) {
-    r = makeRunner(backend);
-    runners.set(backend, r);
-  }
-  return r;
 }
 
 /** Slack after padded inputs: the filter gradient reads up to 3 numbers past a window. */
@@ -396,7 +215,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 /** The stock kernel's result, for a forward call this file does not cover. */
 function delegate(stock: tf.KernelConfig | undefined, kernel: string, args: KernelArgs): Info {
   if (stock === undefined) {
-    throw new WasmConvError(
+    throw new WasmKernelError(
       `${kernel} on wasm supports NHWC, float32, dilation 1 and a linear or ReLU activation; ` +
         'this call asks for something else, and the backend has no kernel of its own for it. ' +
         'Use the cpu backend for it.',
@@ -408,7 +227,7 @@ function delegate(stock: tf.KernelConfig | undefined, kernel: string, args: Kern
 /** Gradients have no stock kernel to fall back on: say what is not supported. */
 function checkGradient(kernel: string, attrs: ConvAttrs, tensors: Record<string, Info>): void {
   if (!supported(attrs)) {
-    throw new WasmConvError(
+    throw new WasmKernelError(
       `${kernel} on wasm expected dataFormat 'NHWC' and dilations 1, but got dataFormat ` +
         `'${attrs.dataFormat}' and dilations ${JSON.stringify(attrs.dilations ?? 1)}. ` +
         'Transpose the data to NHWC, or use the cpu backend.',
@@ -416,7 +235,7 @@ function checkGradient(kernel: string, attrs: ConvAttrs, tensors: Record<string,
   }
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype !== 'float32') {
-      throw new WasmConvError(`${kernel} on wasm expected float32 ${name}, but got ${t.dtype}.`);
+      throw new WasmKernelError(`${kernel} on wasm expected float32 ${name}, but got ${t.dtype}.`);
     }
   }
 }

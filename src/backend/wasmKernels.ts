@@ -1,3 +1,4 @@
+import { registerWasmBatchNormKernels } from './wasmBatchNorm';
 import { registerWasmConvKernels } from './wasmConv';
 import { registerWasmIdentityKernel } from './wasmIdentity';
 import { registerWasmReductionKernels } from './wasmReductions';
@@ -5,7 +6,7 @@ import { registerWasmReductionKernels } from './wasmReductions';
 /**
  * Registers the kernels that make training on the wasm backend work and run fast: the
  * convolutions of ./wasmConv (forward, and the two gradients the stock backend lacks or runs
- * as scalar loops), the leading-axes Sum and Mean of ./wasmReductions that every bias and
+ * as scalar loops), the lesson's batch norm of ./wasmBatchNorm, the leading-axes Sum and Mean of ./wasmReductions that every bias and
  * batch-statistics gradient runs through, and the sharing Identity of ./wasmIdentity that
  * saves tensors for the backward pass without a copy. Safe to call more than once; call it
  * once the wasm backend is registered, before the first convolution.
@@ -14,4 +15,5 @@ export function registerWasmKernels(): void {
   registerWasmReductionKernels();
   registerWasmIdentityKernel();
   registerWasmConvKernels();
+  registerWasmBatchNormKernels();
 }

@@ -120,16 +120,19 @@ export class BnLayer extends tf.layers.Layer {
         [1, 1],
         [0, 0],
       ];
-      const y = tf.relu(tf.conv2d(x, this.kernel.read() as tf.Tensor4D, this.strides, pad));
+      const z = tf.conv2d(x, this.kernel.read() as tf.Tensor4D, this.strides, pad);
       if (kwargs.training) {
-        // Normalised by this batch's statistics, which are stored for inference.
+        // Normalised by this batch's statistics, which are stored for inference. The ReLU is
+        // taken inside the normalisation, where it costs no pass over memory of its own.
         return bnNormalize(
-          y,
+          z,
           this.m.read() as tf.Tensor1D,
           this.a.read() as tf.Tensor1D,
           (mean, std) => this.storeStatistics(mean, std),
+          true,
         );
       }
+      const y = tf.relu(z);
       const mean = this.means.read();
       const std = this.stds.read();
       // Inference: (y - mean) / std * m + a with the stored statistics, folded into one scale

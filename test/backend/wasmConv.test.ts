@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { setConvSimd, WasmConvError } from '../../src/backend/wasmConv';
+import { setKernelSimd, WasmKernelError } from '../../src/backend/wasmModule';
 import { registerWasmKernels } from '../../src/backend/wasmKernels';
 import {
   assertClose,
@@ -30,7 +30,7 @@ describe('wasm convolution kernels', () => {
         await tf.setBackend('cpu');
         const want = convResults(c, 100 * i);
         await tf.setBackend('wasm');
-        setConvSimd(simd);
+        setKernelSimd(simd);
         assertSameResults(convResults(c, 100 * i), want);
       });
     });
@@ -96,8 +96,8 @@ describe('wasm convolution kernels', () => {
 
   it('say that relaxed SIMD is there to be used on this Node.js', () => {
     // Node 20 has it behind a V8 flag that the kernels switch on; newer Node has it on.
-    assert.doesNotThrow(() => setConvSimd('relaxed'));
-    setConvSimd('auto');
+    assert.doesNotThrow(() => setKernelSimd('relaxed'));
+    setKernelSimd('auto');
   });
 
   it('reject NCHW with a message that says what to do', async () => {
@@ -117,7 +117,7 @@ describe('wasm convolution kernels', () => {
           },
         ),
       (err: unknown) =>
-        err instanceof WasmConvError &&
+        err instanceof WasmKernelError &&
         /expected dataFormat 'NHWC'.*but got dataFormat 'NCHW'/.test((err as Error).message),
     );
     tf.dispose([x, dy]);

@@ -2,10 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { setConvSimd } from '../../src/backend/wasmConv';
+import { setKernelSimd } from '../../src/backend/wasmModule';
 import { registerWasmKernels } from '../../src/backend/wasmKernels';
 import { registerThreadedWasmBackend, WasmThreadsError } from '../../src/backend/wasmThreads';
-import { assertSameResults, cases, convResults, describeCase } from '../helpers/convCases';
+import { bnNormalize } from '../../src/models/bnNormalize';
+import {
+  assertClose,
+  assertSameResults,
+  cases,
+  convResults,
+  describeCase,
+} from '../helpers/convCases';
+import { randomValues } from '../helpers/randomValues';
 
 describe('threaded wasm backend in Node', () => {
   it('rejects a thread count that is not a whole number >= 1', () => {
@@ -29,11 +37,36 @@ describe('threaded wasm backend in Node', () => {
         await tf.setBackend('cpu');
         const want = convResults(batched, 100 * i);
         await tf.setBackend('wasm');
-        setConvSimd(simd);
+        setKernelSimd(simd);
         assertSameResults(convResults(batched, 100 * i), want);
       });
     });
   }
+
+  it('normalises a batch as the cpu backend does, the pixels split between the threads', async () => {
+    // 3 * 7 * 5 = 105 pixels: an odd split. Output and all three gradients, ReLU inside.
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(randomValues(3 * 7 * 5 * 6, 21), [3, 7, 5, 6]);
+        const m = tf.tensor1d(randomValues(6, 22)).add(1) as tf.Tensor1D;
+        const a = tf.tensor1d(randomValues(6, 23));
+        const r = tf.tensor4d(randomValues(3 * 7 * 5 * 6, 24), [3, 7, 5, 6]);
+        const f = (xx: tf.Tensor, mm: tf.Tensor, aa: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              bnNormalize(xx as tf.Tensor4D, mm as tf.Tensor1D, aa as tf.Tensor1D, undefined, true),
+              r,
+            ),
+          );
+        const y = bnNormalize(x, m, a, undefined, true);
+        return [y, ...tf.grads(f)([x, m, a])].map((t) => t.dataSync() as Float32Array);
+      });
+    await tf.setBackend('wasm');
+    const got = run();
+    await tf.setBackend('cpu');
+    const want = run();
+    ['y', 'dx', 'dm', 'da'].forEach((what, i) => assertClose(got[i], want[i], what));
+  });
 
   it('refuses to replace a wasm backend that is already running', () => {
     assert.throws(() => registerThreadedWasmBackend(2), /already initialised/);

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 /**
- * Threads for the convolution kernels of ./wasmConv on the threaded wasm backend.
+ * Threads for the wasm kernels of ./wasmModule on the threaded wasm backend.
  *
  * Each worker instantiates the kernels on the backend's shared heap, so a job is no more than
  * a kernel's name and, for every thread, its arguments (its slice of the pixels): no data is
@@ -40,7 +40,7 @@ export function readJob(control: Int32Array, index: number, names: string[]) {
 
 export type Kernels = Record<string, (...args: number[]) => void>;
 
-export class ConvPool {
+export class KernelPool {
   private readonly control: Int32Array;
   private readonly names: string[];
   private readonly workers: Worker[] = [];
@@ -52,14 +52,14 @@ export class ConvPool {
     readonly threads: number,
   ) {
     if (threads < 1 || threads > MAX_THREADS) {
-      throw new RangeError(`A convolution pool takes 1 to ${MAX_THREADS} threads, not ${threads}.`);
+      throw new RangeError(`A kernel pool takes 1 to ${MAX_THREADS} threads, not ${threads}.`);
     }
     this.names = Object.keys(kernels);
     const buffer = new SharedArrayBuffer((JOB.parts + threads * PART) * 4);
     this.control = new Int32Array(buffer);
     for (let index = 1; index < threads; index++) {
       const workerData: PoolShared = { module, memory, control: buffer, index, names: this.names };
-      const worker = new Worker(path.join(__dirname, 'convWorker.js'), { workerData });
+      const worker = new Worker(path.join(__dirname, 'kernelWorker.js'), { workerData });
       worker.unref();
       this.workers.push(worker);
     }
@@ -94,7 +94,7 @@ export class ConvPool {
     }
     if (error !== undefined) throw error;
     if (Atomics.load(c, JOB.failed) !== 0) {
-      throw new Error(`The convolution kernel ${name} failed on a worker thread.`);
+      throw new Error(`The wasm kernel ${name} failed on a worker thread.`);
     }
   }
 

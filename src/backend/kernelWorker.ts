@@ -1,8 +1,8 @@
 import { workerData } from 'node:worker_threads';
-import { JOB, readJob, type Kernels, type PoolShared } from './convPool';
+import { JOB, readJob, type Kernels, type PoolShared } from './kernelPool';
 
 /**
- * A thread of the convolution pool (./convPool): instantiates the kernels on the shared heap,
+ * A thread of the kernel pool (./kernelPool): instantiates the kernels on the shared heap,
  * then waits for jobs and runs its part of each. It never returns; the pool unrefs it so that
  * it does not keep the process alive.
  */

@@ -95,7 +95,12 @@ function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs): Geomet
   return { ...g, hp, wp };
 }
 
-/** Slack after padded inputs: the filter gradient reads up to 3 numbers past a window. */
+/**
+ * Slack after padded inputs: the filter gradient reads up to 3 numbers past a window row, and
+ * so past the buffer's end at its last pixel (the numbers read there are multiplied into
+ * padding and dropped). A convolution without padding reads x itself, where those reads land
+ * on the heap's next malloc chunk header, still inside the heap.
+ */
 const SLACK = 4;
 
 /** Writes g into the heap as conv.c's struct conv; returns its address. */
@@ -111,6 +116,13 @@ function writeGeometry(s: Scratch, g: Geometry): number {
 function paddedInput(s: Scratch, x: Info, g: Geometry): number {
   const none = g.hp === g.h && g.wp === g.w && g.top === 0 && g.left === 0;
   return none ? addr(s.backend, x) : addr(s.backend, s.alloc([g.n * g.hp * g.wp * g.c + SLACK]));
+}
+
+/** Scratch of `size` numbers for each thread: the address of thread i's block (0 if none). */
+function perThread(s: Scratch, r: Runner, size: number): (i: number) => number {
+  if (size === 0) return () => 0;
+  const at = addr(s.backend, s.alloc([r.threads * size]));
+  return (i) => at + i * size * FLOAT;
 }
 
 /** Each thread's images: [geometry, ...args, n0, n1] for every thread. */
@@ -143,16 +155,10 @@ function forward(
     const at = writeGeometry(s, g);
     const xp = paddedInput(s, x, g);
     const args = [at, addr(backend, x), xp, packed, relu ? 1 : 0, addr(backend, y)];
-    r.run(
-      'conv_forward',
-      byImages(r, g, () => args),
-    );
+    r.run('conv_forward', byImages(r, g, () => args));
     return s.keep(y);
   });
 }
-
-/** Pixels whose rows of dy stay in cache while every filter tile is accumulated. */
-const FILTER_GRAD_CHUNK = 256;
 
 function filterGrad(
   backend: BackendWasm,
@@ -164,24 +170,22 @@ function filterGrad(
   const r = runnerOf(backend);
   return withScratch(backend, (s) => {
     const dw = s.alloc([g.kH, g.kW, g.c, g.f]);
-    const K = g.kW * g.c;
     const fp = Math.ceil(g.f / 8) * 8;
     const pixels = g.n * g.outH * g.outW;
     const dyAt = addr(backend, dy);
     const dyp = fp === g.f ? dyAt : addr(backend, s.alloc([pixels * fp]));
     const xp = paddedInput(s, x, g);
-    // One accumulator and one block of window offsets a thread.
-    const part = g.kH * Math.ceil(K / 4) * 4 * fp;
-    const acc = addr(backend, s.alloc([r.threads * part]));
-    const chunk = FILTER_GRAD_CHUNK;
-    const offsets = addr(backend, s.alloc([r.threads * chunk]));
     const at = writeGeometry(s, g);
+    // An accumulator, a block of window offsets, and for narrow windows a block of windows.
+    const acc = perThread(s, r, r.k.filter_acc_size(at));
+    const offsets = perThread(s, r, r.k.chunk_pixels());
+    const cols = perThread(s, r, r.k.cols_size(at));
     const args = (i: number) => [
       ...[at, addr(backend, x), xp, dyAt, dyp],
-      ...[acc + i * part * FLOAT, offsets + i * chunk * FLOAT, chunk],
+      ...[acc(i), offsets(i), cols(i)],
     ];
     r.run('conv_filter_grad', byImages(r, g, args));
-    r.k.sum_filter_grads(acc, r.threads, g.kH, K, g.f, addr(backend, dw));
+    r.k.sum_filter_grads(at, acc(0), r.threads, addr(backend, dw));
     return s.keep(dw);
   });
 }

@@ -37,6 +37,9 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** The functions of ./kernels; every pointer is a byte address in the backend's heap. */
 export type KernelName =
+  | 'cols_size'
+  | 'chunk_pixels'
+  | 'filter_acc_size'
   | 'pack_forward'
   | 'conv_forward'
   | 'conv_filter_grad'
@@ -48,7 +51,7 @@ export type KernelName =
   | 'bn_apply'
   | 'bn_grad_sums'
   | 'bn_grad_apply';
-export type KernelExports = Record<KernelName, (...args: number[]) => void>;
+export type KernelExports = Record<KernelName, (...args: number[]) => number>;
 
 /** The part of the Emscripten module this file uses. */
 interface EmscriptenHeap {

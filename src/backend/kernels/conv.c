@@ -150,6 +150,101 @@ void pack_forward(const float *w, const float *bias, int kH, int K, int F, float
 }
 
 /*
+ * The filter gradient takes window rows four at a time. A window row of kW * C numbers that
+ * is not a multiple of 4 leaves part of its last group empty, which for narrow rows (a first
+ * layer on RGB: 3x3x3 gives three groups of four for nine numbers) wastes a quarter of the
+ * work. Then each chunk of CHUNK pixels first has its windows copied out whole, kH * kW * C
+ * numbers a row (im2col), into `cols` (this thread's scratch), and the kernel reads one long
+ * row per window: 28 numbers rather than 3 x 12.
+ */
+#define CHUNK 256
+
+/* Numbers a row of cols: the whole window, padded to a multiple of 4. */
+INLINE int cols_row(const struct conv *g) { return (g->kH * g->kW * g->C + 3) / 4 * 4; }
+
+/* Whether im2col saves more than an eighth of the filter gradient's work. */
+INLINE int is_narrow(const struct conv *g) {
+  int grouped = g->kH * ((g->kW * g->C + 3) / 4 * 4);
+  return grouped * 7 > cols_row(g) * 8;
+}
+
+/* Numbers of a thread's cols scratch: none unless the windows are narrow. */
+EXPORT(cols_size)
+int cols_size(const struct conv *g) { return is_narrow(g) ? CHUNK * cols_row(g) + 4 : 0; }
+
+/* Pixels of a chunk: the numbers of a thread's offsets scratch for the filter gradient. */
+EXPORT(chunk_pixels)
+int chunk_pixels(void) { return CHUNK; }
+
+/*
+ * The windows of `count` pixels from cursor c, one row of cols each. Copied four numbers at a
+ * time (memory.copy costs a call each, too much for runs this short): a copy may run up to
+ * 3 numbers past its end, into the next run (written after it), the row's padding (zeroed
+ * after it) or the next row (written after it). cols has 4 numbers of slack, xp 3 (SLACK).
+ */
+INLINE void fill_cols(const struct conv *g, const float *xp, struct cursor *c, int count,
+                      float *cols) {
+  int K = g->kW * g->C, row = cols_row(g);
+  size_t rowStep = (size_t)g->Wp * g->C;
+  for (int i = 0; i < count; i++, cursor_next(g, c)) {
+    float *dst = cols + (size_t)i * row;
+    for (int ky = 0; ky < g->kH; ky++) {
+      const float *src = xp + c->at + ky * rowStep;
+      float *to = dst + ky * K;
+      for (int t = 0; t < K; t += 4) wasm_v128_store(to + t, wasm_v128_load(src + t));
+    }
+    for (int t = g->kH * K; t < row; t++) dst[t] = 0.0f;
+  }
+}
+
+/*
+ * One tile of the forward pass: out[i, f] for the np (<= 4) windows at x0..x3, each kH rows
+ * of K numbers rowStep apart, and the packed filters.
+ */
+INLINE void forward_tile(const float *x0, const float *x1, const float *x2, const float *x3,
+                         int kH, int K, size_t rowStep, const float *packed, int FT,
+                         const float *bias, int F, int relu, float *out, int np) {
+  v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int ft = 0; ft < FT; ft++) {
+    const float *w = packed + (size_t)ft * kH * K * TILE;
+    v128_t b0 = wasm_v128_load(bias + ft * TILE), b1 = wasm_v128_load(bias + ft * TILE + 4);
+    v128_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+    for (int ky = 0; ky < kH; ky++) {
+      const float *r0 = x0 + ky * rowStep, *r1 = x1 + ky * rowStep;
+      const float *r2 = x2 + ky * rowStep, *r3 = x3 + ky * rowStep;
+      for (int t = 0; t < K; t++) {
+        v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4);
+        w += TILE;
+        v128_t s = wasm_v128_load32_splat(r0 + t);
+        a00 = madd(a00, s, w0);
+        a01 = madd(a01, s, w1);
+        s = wasm_v128_load32_splat(r1 + t);
+        a10 = madd(a10, s, w0);
+        a11 = madd(a11, s, w1);
+        s = wasm_v128_load32_splat(r2 + t);
+        a20 = madd(a20, s, w0);
+        a21 = madd(a21, s, w1);
+        s = wasm_v128_load32_splat(r3 + t);
+        a30 = madd(a30, s, w0);
+        a31 = madd(a31, s, w1);
+      }
+    }
+    if (relu) {
+      a00 = wasm_f32x4_max(a00, zero), a01 = wasm_f32x4_max(a01, zero);
+      a10 = wasm_f32x4_max(a10, zero), a11 = wasm_f32x4_max(a11, zero);
+      a20 = wasm_f32x4_max(a20, zero), a21 = wasm_f32x4_max(a21, zero);
+      a30 = wasm_f32x4_max(a30, zero), a31 = wasm_f32x4_max(a31, zero);
+    }
+    int n = F - ft * TILE;
+    float *o = out + ft * TILE;
+    store_pair(o, a00, a01, n);
+    if (np > 1) store_pair(o + F, a10, a11, n);
+    if (np > 2) store_pair(o + 2 * F, a20, a21, n);
+    if (np > 3) store_pair(o + 3 * F, a30, a31, n);
+  }
+}
+
+/*
  * Images [n0, n1) of the forward pass: pads x into xp, then
  * y[p, f] = bias[f] + sum over ky, t of xp[window(p) + ky * Wp * C + t] * w[ky, t, f],
  * and max(y, 0) if relu. Four pixels by eight filters at a time.
@@ -162,7 +257,6 @@ void conv_forward(const struct conv *g, const float *x, float *xp, const float *
   int FT = (F + TILE - 1) / TILE;
   size_t rowStep = (size_t)g->Wp * g->C;
   const float *bias = packed + (size_t)FT * kH * K * TILE;
-  v128_t zero = wasm_f32x4_splat(0.0f);
   int p1 = n1 * g->OH * g->OW;
   struct cursor c = cursor_at(g, n0);
   for (int p = n0 * g->OH * g->OW; p < p1; p += 4) {
@@ -173,61 +267,38 @@ void conv_forward(const struct conv *g, const float *x, float *xp, const float *
     if (np > 2) cursor_next(g, &c), x2 = x3 = xp + c.at;
     if (np > 3) cursor_next(g, &c), x3 = xp + c.at;
     cursor_next(g, &c);
-    for (int ft = 0; ft < FT; ft++) {
-      const float *w = packed + (size_t)ft * kH * K * TILE;
-      v128_t b0 = wasm_v128_load(bias + ft * TILE), b1 = wasm_v128_load(bias + ft * TILE + 4);
-      v128_t a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      for (int ky = 0; ky < kH; ky++) {
-        const float *r0 = x0 + ky * rowStep, *r1 = x1 + ky * rowStep;
-        const float *r2 = x2 + ky * rowStep, *r3 = x3 + ky * rowStep;
-        for (int t = 0; t < K; t++) {
-          v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4);
-          w += TILE;
-          v128_t s = wasm_v128_load32_splat(r0 + t);
-          a00 = madd(a00, s, w0);
-          a01 = madd(a01, s, w1);
-          s = wasm_v128_load32_splat(r1 + t);
-          a10 = madd(a10, s, w0);
-          a11 = madd(a11, s, w1);
-          s = wasm_v128_load32_splat(r2 + t);
-          a20 = madd(a20, s, w0);
-          a21 = madd(a21, s, w1);
-          s = wasm_v128_load32_splat(r3 + t);
-          a30 = madd(a30, s, w0);
-          a31 = madd(a31, s, w1);
-        }
-      }
-      if (relu) {
-        a00 = wasm_f32x4_max(a00, zero), a01 = wasm_f32x4_max(a01, zero);
-        a10 = wasm_f32x4_max(a10, zero), a11 = wasm_f32x4_max(a11, zero);
-        a20 = wasm_f32x4_max(a20, zero), a21 = wasm_f32x4_max(a21, zero);
-        a30 = wasm_f32x4_max(a30, zero), a31 = wasm_f32x4_max(a31, zero);
-      }
-      int n = F - ft * TILE;
-      float *out = y + (size_t)p * F + ft * TILE;
-      store_pair(out, a00, a01, n);
-      if (np > 1) store_pair(out + F, a10, a11, n);
-      if (np > 2) store_pair(out + 2 * F, a20, a21, n);
-      if (np > 3) store_pair(out + 3 * F, a30, a31, n);
-    }
+    float *out = y + (size_t)p * F;
+    forward_tile(x0, x1, x2, x3, kH, K, rowStep, packed, FT, bias, F, relu, out, np);
   }
 }
 
+/* Rows of the filter gradient's accumulator: kH groups of KP, or one of cols_row if narrow. */
+INLINE int acc_groups(const struct conv *g) { return is_narrow(g) ? 1 : g->kH; }
+INLINE int acc_group_rows(const struct conv *g) {
+  return is_narrow(g) ? cols_row(g) : (g->kW * g->C + 3) / 4 * 4;
+}
+
+/* Numbers of a thread's accumulator for the filter gradient. */
+EXPORT(filter_acc_size)
+int filter_acc_size(const struct conv *g) {
+  return acc_groups(g) * acc_group_rows(g) * ((g->F + TILE - 1) / TILE * TILE);
+}
+
 /*
- * Images [n0, n1) of the filter gradient, into this thread's accumulator acc [kH, KP, FP]
- * (K padded to KP = ceil(K / 4) * 4, F to FP = ceil(F / 8) * 8), which it zeroes first:
+ * Images [n0, n1) of the filter gradient, into this thread's accumulator acc [groups,
+ * groupRows, FP] (see acc_groups; F padded to FP = ceil(F / 8) * 8), which it zeroes first:
  *   acc[ky, t, f] = sum over p of xp[window(p) + ky * Wp * C + t] * dyp[p, f].
  * Pads x into xp, and dy [P, F] into dyp [P, FP] (zero columns past F; nothing if dyp is dy,
- * when F = FP). `offsets` is scratch for `chunk` window offsets: each chunk of pixels stays
- * in cache while every tile of acc is updated. Four (ky, t) rows by eight filters at a time;
- * rows past K read the next inputs (xp needs 3 numbers of slack) and land in acc's padding.
+ * when F = FP). Each chunk of CHUNK pixels stays in cache while every tile of acc is
+ * updated: `offsets` is this thread's scratch for a chunk's window offsets, `cols` for its
+ * windows if narrow. Four window rows by eight filters at a time; rows past K read the next
+ * inputs (xp needs 3 numbers of slack) and land in acc's padding.
  */
 EXPORT(conv_filter_grad)
 void conv_filter_grad(const struct conv *g, const float *x, float *xp, const float *dy,
-                      float *dyp, float *acc, int *offsets, int chunk, int n0, int n1) {
+                      float *dyp, float *acc, int *offsets, float *cols, int n0, int n1) {
   pad_images(g, x, xp, n0, n1);
-  int K = g->kW * g->C, F = g->F, kH = g->kH;
-  int KP = (K + 3) / 4 * 4;
+  int F = g->F;
   int FP = (F + TILE - 1) / TILE * TILE;
   int p0 = n0 * g->OH * g->OW, p1 = n1 * g->OH * g->OW;
   if (dyp != dy) {
@@ -235,17 +306,27 @@ void conv_filter_grad(const struct conv *g, const float *x, float *xp, const flo
       for (int f = 0; f < FP; f++) dyp[(size_t)p * FP + f] = f < F ? dy[(size_t)p * F + f] : 0.0f;
     }
   }
-  __builtin_memset(acc, 0, (size_t)kH * KP * FP * sizeof(float));
-  size_t rowStep = (size_t)g->Wp * g->C;
+  int narrow = is_narrow(g);
+  int groups = acc_groups(g), rows = acc_group_rows(g);
+  /* Window rows: kH of K (kW * C numbers, rowStep apart in xp), or one whole window. */
+  int K = narrow ? cols_row(g) : g->kW * g->C;
+  size_t rowStep = narrow ? 0 : (size_t)g->Wp * g->C;
+  const float *base = narrow ? cols : xp;
+  __builtin_memset(acc, 0, (size_t)groups * rows * FP * sizeof(float));
   struct cursor c = cursor_at(g, n0);
-  for (int c0 = p0; c0 < p1; c0 += chunk) {
-    int c1 = c0 + chunk < p1 ? c0 + chunk : p1;
-    for (int p = c0; p < c1; p++) offsets[p - c0] = (int)c.at, cursor_next(g, &c);
-    for (int ky = 0; ky < kH; ky++) {
+  for (int c0 = p0; c0 < p1; c0 += CHUNK) {
+    int c1 = c0 + CHUNK < p1 ? c0 + CHUNK : p1;
+    if (narrow) {
+      fill_cols(g, xp, &c, c1 - c0, cols);
+      for (int p = c0; p < c1; p++) offsets[p - c0] = (p - c0) * K;
+    } else {
+      for (int p = c0; p < c1; p++) offsets[p - c0] = (int)c.at, cursor_next(g, &c);
+    }
+    for (int ky = 0; ky < groups; ky++) {
       for (int t = 0; t < K; t += 4) {
-        const float *xk = xp + ky * rowStep + t;
+        const float *xk = base + ky * rowStep + t;
         for (int f = 0; f < FP; f += TILE) {
-          float *a = acc + ((size_t)ky * KP + t) * FP + f;
+          float *a = acc + ((size_t)ky * rows + t) * FP + f;
           v128_t a00 = wasm_v128_load(a), a01 = wasm_v128_load(a + 4);
           v128_t a10 = wasm_v128_load(a + FP), a11 = wasm_v128_load(a + FP + 4);
           v128_t a20 = wasm_v128_load(a + 2 * FP), a21 = wasm_v128_load(a + 2 * FP + 4);
@@ -279,18 +360,19 @@ void conv_filter_grad(const struct conv *g, const float *x, float *xp, const flo
 }
 
 /*
- * dw [kH, K, F] = the sum of `parts` accumulators [kH, KP, FP] laid out one after another,
- * without their padding.
+ * dw [kH, kW, C, F] = the sum of `parts` accumulators laid out one after another (see
+ * conv_filter_grad), without their padding.
  */
 EXPORT(sum_filter_grads)
-void sum_filter_grads(const float *acc, int parts, int kH, int K, int F, float *dw) {
-  int KP = (K + 3) / 4 * 4;
-  int FP = (F + TILE - 1) / TILE * TILE;
-  size_t part = (size_t)kH * KP * FP;
-  for (int ky = 0; ky < kH; ky++) {
+void sum_filter_grads(const struct conv *g, const float *acc, int parts, float *dw) {
+  int F = g->F, FP = (F + TILE - 1) / TILE * TILE;
+  int groups = acc_groups(g), rows = acc_group_rows(g);
+  int K = g->kH * g->kW * g->C / groups; /* real rows a group */
+  size_t part = (size_t)groups * rows * FP;
+  for (int ky = 0; ky < groups; ky++) {
     for (int t = 0; t < K; t++) {
       for (int f = 0; f < F; f++) {
-        size_t at = ((size_t)ky * KP + t) * FP + f;
+        size_t at = ((size_t)ky * rows + t) * FP + f;
         float s = acc[at];
         for (int i = 1; i < parts; i++) s += acc[at + i * part];
         *dw++ = s;

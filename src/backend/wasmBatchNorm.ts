@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { BATCH_NORM, BATCH_NORM_GRAD, type BatchNormAttrs } from '../models/batchNormKernels';
-import { addr, runnerOf, Scratch, WasmKernelError, type Runner } from './wasmModule';
+import { BATCH_NORM, BATCH_NORM_GRAD, type ReluAttrs } from '../models/optionalKernels';
+import { addParts, addr, byPixels, DOUBLE, runnerOf, Scratch, WasmKernelError } from './wasmModule';
 
 /**
- * The batch norm kernels of src/models/batchNormKernels.ts on the wasm backend, run by
+ * The batch norm kernels of src/models/optionalKernels.ts on the wasm backend, run by
  * ./kernels/batchnorm.c: forward as two passes of per-channel sums and one that writes the
  * output; backward as one pass of sums and one that writes the gradient, with the ReLU folded
  * into both. Composed of standard ops instead, the layer costs about twenty passes over its
@@ -17,18 +17,6 @@ import { addr, runnerOf, Scratch, WasmKernelError, type Runner } from './wasmMod
 
 type Info = tf.TensorInfo;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-
-const DOUBLE = 8;
-
-/** [p0, p1) of `pixels` for each of the runner's threads. */
-function byPixels(r: Runner, pixels: number, args: number[], tail: (i: number) => number[]) {
-  return Array.from({ length: r.threads }, (_, i) => [
-    ...args,
-    ...tail(i),
-    Math.round((pixels * i) / r.threads),
-    Math.round((pixels * (i + 1)) / r.threads),
-  ]);
-}
 
 function check(kernel: string, x: Info, c: number, vectors: Record<string, Info>): void {
   if (x.shape.length !== 4 || x.dtype !== 'float32') {
@@ -52,20 +40,10 @@ function f32(backend: BackendWasm, t: Info, length: number): Float32Array {
   return new Float32Array(backend.wasm.HEAPU8.buffer, addr(backend, t), length);
 }
 
-/** The sum over threads of `parts` blocks of `length` doubles, as numbers. */
-function addParts(backend: BackendWasm, t: Info, parts: number, length: number): Float64Array {
-  const all = new Float64Array(backend.wasm.HEAPU8.buffer, addr(backend, t), parts * length);
-  const sum = new Float64Array(length);
-  for (let i = 0; i < parts; i++) {
-    for (let j = 0; j < length; j++) sum[j] += all[i * length + j];
-  }
-  return sum;
-}
-
 function batchNorm(args: KernelArgs): Info[] {
   const backend = args.backend as BackendWasm;
   const { x, m, a } = args.inputs as { x: Info; m: Info; a: Info };
-  const { relu } = args.attrs as unknown as BatchNormAttrs;
+  const { relu } = args.attrs as unknown as ReluAttrs;
   const c = x.shape[3];
   check(BATCH_NORM, x, c, { m, a });
   const pixels = x.shape[0] * x.shape[1] * x.shape[2];
@@ -111,7 +89,7 @@ function batchNorm(args: KernelArgs): Info[] {
 function batchNormGrad(args: KernelArgs): Info[] {
   const backend = args.backend as BackendWasm;
   const { dy, x, mean, std, m } = args.inputs as Record<string, Info>;
-  const { relu } = args.attrs as unknown as BatchNormAttrs;
+  const { relu } = args.attrs as unknown as ReluAttrs;
   const c = x.shape[3];
   check(BATCH_NORM_GRAD, x, c, { mean, std, m });
   check(BATCH_NORM_GRAD, dy, c, {});

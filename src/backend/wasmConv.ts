@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { RELU_BIAS_GRAD, type ReluAttrs } from '../models/optionalKernels';
 import {
+  addParts,
   addr,
+  byPixels,
+  DOUBLE,
   FLOAT,
+  Scratch,
   runnerOf,
   withScratch,
   WasmKernelError,
   type Runner,
-  type Scratch,
 } from './wasmModule';
 
 /**
@@ -155,7 +159,10 @@ function forward(
     const at = writeGeometry(s, g);
     const xp = paddedInput(s, x, g);
     const args = [at, addr(backend, x), xp, packed, relu ? 1 : 0, addr(backend, y)];
-    r.run('conv_forward', byImages(r, g, () => args));
+    r.run(
+      'conv_forward',
+      byImages(r, g, () => args),
+    );
     return s.keep(y);
   });
 }
@@ -212,6 +219,42 @@ function inputGrad(
     );
     return s.keep(dx);
   });
+}
+
+/** RELU_BIAS_GRAD (see src/models/optionalKernels.ts): [g, db] from dy and y. */
+function reluBiasGrad(args: KernelArgs): Info[] {
+  const backend = args.backend as BackendWasm;
+  const { dy, y } = args.inputs as { dy: Info; y: Info };
+  const { relu } = args.attrs as unknown as ReluAttrs;
+  const same = dy.shape.length === y.shape.length && dy.shape.every((n, i) => n === y.shape[i]);
+  if (!same || dy.dtype !== 'float32' || y.dtype !== 'float32') {
+    throw new WasmKernelError(
+      `${RELU_BIAS_GRAD} on wasm expected float32 dy and y of one shape, but got ${dy.dtype} ` +
+        `[${dy.shape.join(', ')}] and ${y.dtype} [${y.shape.join(', ')}].`,
+    );
+  }
+  const f = dy.shape[dy.shape.length - 1];
+  const pixels = dy.shape.reduce((a, b) => a * b, 1) / f;
+  const r = runnerOf(backend);
+  const s = new Scratch(backend);
+  try {
+    // Without the ReLU the gradient passes through unchanged: g shares dy's data.
+    const g = relu ? s.alloc(dy.shape) : dy;
+    if (!relu) backend.incRef(dy.dataId);
+    const db = s.alloc([f]);
+    const sums = s.alloc([(r.threads * f * DOUBLE) / FLOAT]);
+    const inputs = [addr(backend, dy), addr(backend, y), f, relu ? 1 : 0, addr(backend, g)];
+    const perThread = (i: number) => [addr(backend, sums) + i * f * DOUBLE];
+    r.run('relu_bias_grad', byPixels(r, pixels, inputs, perThread));
+    const total = addParts(backend, sums, r.threads, f);
+    new Float32Array(backend.wasm.HEAPU8.buffer, addr(backend, db), f).set(total);
+    return [
+      relu ? s.keep(g) : { dataId: dy.dataId, shape: dy.shape, dtype: 'float32' },
+      s.keep(db),
+    ];
+  } finally {
+    s.freeAll();
+  }
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -286,12 +329,13 @@ function makeConfigs(stock: Map<string, tf.KernelConfig | undefined>): tf.Kernel
     checkGradient('Conv2DBackpropInput', attrs, { dy, filter });
     return inputGrad(args.backend as BackendWasm, dy, filter, attrs);
   };
-  const funcs: Record<string, (args: KernelArgs) => Info> = {
+  const funcs: Record<string, (args: KernelArgs) => Info | Info[]> = {
     Conv2D: conv2D,
     FusedConv2D: fusedConv2D,
     Conv2DBackpropFilter: backpropFilter,
     Conv2DBackpropInput: backpropInput,
   };
+  funcs[RELU_BIAS_GRAD] = reluBiasGrad;
   return Object.entries(funcs).map(([kernelName, f]) => ({
     kernelName,
     backendName: 'wasm',

@@ -46,6 +46,7 @@ export type KernelName =
   | 'sum_filter_grads'
   | 'pack_input_grad'
   | 'conv_input_grad'
+  | 'relu_bias_grad'
   | 'bn_sum'
   | 'bn_sum_squares'
   | 'bn_apply'
@@ -159,6 +160,7 @@ function makeRunner(backend: BackendWasm): Runner {
 }
 
 export const FLOAT = 4;
+export const DOUBLE = 8;
 
 /** Heap allocations of one kernel call, freed together however the call ends. */
 export class Scratch {
@@ -209,4 +211,29 @@ export function runnerOf(backend: BackendWasm): Runner {
     runners.set(backend, r);
   }
   return r;
+}
+
+/** [p0, p1) of `pixels` for each of the runner's threads. */
+export function byPixels(r: Runner, pixels: number, args: number[], tail: (i: number) => number[]) {
+  return Array.from({ length: r.threads }, (_, i) => [
+    ...args,
+    ...tail(i),
+    Math.round((pixels * i) / r.threads),
+    Math.round((pixels * (i + 1)) / r.threads),
+  ]);
+}
+
+/** The sum over threads of `parts` blocks of `length` doubles, as numbers. */
+export function addParts(
+  backend: BackendWasm,
+  t: Info,
+  parts: number,
+  length: number,
+): Float64Array {
+  const all = new Float64Array(backend.wasm.HEAPU8.buffer, addr(backend, t), parts * length);
+  const sum = new Float64Array(length);
+  for (let i = 0; i < parts; i++) {
+    for (let j = 0; j < length; j++) sum[j] += all[i * length + j];
+  }
+  return sum;
 }

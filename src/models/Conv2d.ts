@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { convBiasRelu } from './convBiasRelu';
 import { checkInputChannels, checkPositiveIntegers, convOutputShape } from './convShape';
 import { torchInit } from './torchInit';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
-type Kwargs = { training?: boolean };
 
 export interface Conv2dArgs extends LayerArgs {
   /** Input channels (PyTorch's `in_channels`); checked against the input when built. */
@@ -18,12 +18,6 @@ export interface Conv2dArgs extends LayerArgs {
   padding?: number;
   /** Apply ReLU to the output, the lesson's `F.relu(conv(x))`. Default false. */
   relu?: boolean;
-  /**
-   * The layer's input is the model's data, which no gradient flows to. Then training runs the
-   * unfused convolution, whose gradient skips the input's; elsewhere the fused op (convolution,
-   * bias and ReLU in one) is faster. Default false.
-   */
-  inputIsData?: boolean;
   /** Seed for the initial kernel and bias. */
   seed?: number;
 }
@@ -33,9 +27,9 @@ export interface Conv2dArgs extends LayerArgs {
  *
  * Porting note: tf.layers.conv2d offers only 'valid' and 'same' padding, and 'same' pads an
  * even-sized input at the bottom and right only where PyTorch's `padding=1` pads every side.
- * This layer pads as PyTorch does. As a model's first layer (`inputIsData`) it runs the
- * unfused conv2d: the fused op computes the input gradient even there, where nothing needs
- * it, which costs a seventh of a ConvBnNet training step on wasm.
+ * This layer pads as PyTorch does. It runs as one op (./convBiasRelu) whose gradient takes
+ * the ReLU and the bias in one pass, and computes the input's gradient only where something
+ * needs it: not for a model's first layer.
  */
 export class Conv2d extends tf.layers.Layer {
   static className = 'Conv2d';
@@ -46,7 +40,6 @@ export class Conv2d extends tf.layers.Layer {
   readonly strides: number;
   readonly padding: number;
   readonly relu: boolean;
-  readonly inputIsData: boolean;
   private readonly seed?: number;
 
   private kernel!: tf.LayerVariable; // [k, k, inChannels, filters]
@@ -61,7 +54,6 @@ export class Conv2d extends tf.layers.Layer {
     this.strides = args.strides ?? 1;
     this.padding = args.padding ?? 0;
     this.relu = args.relu ?? false;
-    this.inputIsData = args.inputIsData ?? false;
     this.seed = args.seed;
   }
 
@@ -86,7 +78,7 @@ export class Conv2d extends tf.layers.Layer {
     return convOutputShape(inputShape as tf.Shape, this);
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const p = this.padding;
@@ -100,13 +92,8 @@ export class Conv2d extends tf.layers.Layer {
               [0, 0],
             ];
       const filter = this.kernel.read() as tf.Tensor4D;
-      const bias = this.bias.read();
-      if (!this.inputIsData || !kwargs.training) {
-        const activation = this.relu ? 'relu' : 'linear';
-        return tf.fused.conv2d({ x, filter, strides: this.strides, pad, bias, activation });
-      }
-      const y = tf.add(tf.conv2d(x, filter, this.strides, pad), bias);
-      return this.relu ? tf.relu(y) : y;
+      const bias = this.bias.read() as tf.Tensor1D;
+      return convBiasRelu(x, filter, bias, { strides: this.strides, pad, relu: this.relu });
     });
   }
 
@@ -119,7 +106,6 @@ export class Conv2d extends tf.layers.Layer {
       strides: this.strides,
       padding: this.padding,
       relu: this.relu,
-      inputIsData: this.inputIsData,
     };
   }
 }

@@ -20,7 +20,6 @@ function addConv1(
       filters: nf,
       kernelSize: 5,
       padding: 2,
-      inputIsData: true,
       name: 'conv1',
       seed: nextSeed(),
     }),

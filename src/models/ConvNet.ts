@@ -39,9 +39,7 @@ export function ConvNet(layers: number[], c: number, options: ModelOptions = {})
   for (let i = 0; i < layers.length - 1; i++) {
     model.add(
       new Conv2d({
-        ...(i === 0
-          ? { inputShape: options.inputShape ?? CIFAR_INPUT_SHAPE, inputIsData: true }
-          : {}),
+        ...(i === 0 ? { inputShape: options.inputShape ?? CIFAR_INPUT_SHAPE } : {}),
         inChannels: layers[i],
         filters: layers[i + 1],
         kernelSize: 3,

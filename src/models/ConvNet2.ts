@@ -17,7 +17,7 @@ export function ConvLayer(
   inputShape?: [number, number, number],
 ): Conv2d {
   return new Conv2d({
-    ...(inputShape ? { inputShape, inputIsData: true } : {}),
+    ...(inputShape ? { inputShape } : {}),
     inChannels: ni,
     filters: nf,
     kernelSize: 3,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BATCH_NORM, BATCH_NORM_GRAD } from './batchNormKernels';
+import { BATCH_NORM, BATCH_NORM_GRAD } from './optionalKernels';
 
 /**
  * The training-mode normalisation of the lesson's BnLayer, `(y - mean) / std * m + a` with the
@@ -16,7 +16,7 @@ import { BATCH_NORM, BATCH_NORM_GRAD } from './batchNormKernels';
  *
  * (sums and means per channel, over batch, height and width). PyTorch's autograd of the
  * lesson's layer computes the same gradient. A backend that registers the kernels of
- * ./batchNormKernels runs the op as them (two passes forward, two back, ReLU included).
+ * ./optionalKernels runs the op as them (two passes forward, two back, ReLU included).
  *
  * @param x [batch, h, w, c]: y itself, or with `relu` the convolution's output.
  * @param m [c], the learnable scale.

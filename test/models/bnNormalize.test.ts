@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from '../../src/backend/wasmKernels';
-import { BATCH_NORM } from '../../src/models/batchNormKernels';
+import { BATCH_NORM } from '../../src/models/optionalKernels';
 import { bnNormalize } from '../../src/models/bnNormalize';
 import { randomValues } from '../helpers/randomValues';
 

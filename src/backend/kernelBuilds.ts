@@ -1,5 +1,5 @@
 /** The C sources in ./kernels that make up the wasm module, compiled together. */
-export const KERNEL_SOURCES = ['conv.c', 'batchnorm.c'] as const;
+export const KERNEL_SOURCES = ['conv.c', 'channels.c'] as const;
 
 /** The builds of the module, each a binary beside its sources (see scripts/buildKernels.ts). */
 export interface KernelBuild {

@@ -6,7 +6,7 @@ import { addParts, addr, byPixels, DOUBLE, runnerOf, Scratch, WasmKernelError } 
 
 /**
  * The batch norm kernels of src/models/optionalKernels.ts on the wasm backend, run by
- * ./kernels/batchnorm.c: forward as two passes of per-channel sums and one that writes the
+ * ./kernels/channels.c: forward as two passes of per-channel sums and one that writes the
  * output; backward as one pass of sums and one that writes the gradient, with the ReLU folded
  * into both. Composed of standard ops instead, the layer costs about twenty passes over its
  * activations (see src/models/bnNormalize.ts).

@@ -7,7 +7,7 @@ import { KernelPool, type Kernels } from './kernelPool';
 import { KERNEL_BUILDS, type KernelBuild } from './kernelBuilds';
 
 /**
- * The wasm module of ./kernels (conv.c, batchnorm.c) on a wasm backend: which build loads,
+ * The wasm module of ./kernels (conv.c, channels.c) on a wasm backend: which build loads,
  * how it shares the backend's memory, the threads that run it, and scratch space on the heap.
  *
  * The module imports the backend's own WebAssembly.Memory, so its functions take tensors by

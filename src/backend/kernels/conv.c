@@ -466,27 +466,3 @@ void conv_input_grad(const struct conv *g, const float *dy, const float *packed,
   }
 }
 
-/*
- * Pixels [p0, p1) of the gradient through a convolution's bias and ReLU: with relu,
- * g[p, f] = dy[p, f] where y[p, f] > 0, else 0 (without relu g is dy, and not written); and
- * out[f] = the sum over the pixels of g[p, f], this thread's part of the bias's gradient
- * (doubles).
- */
-EXPORT(relu_bias_grad)
-void relu_bias_grad(const float *restrict dy, const float *restrict y, int F, int relu,
-                    float *restrict g, double *restrict out, int p0, int p1) {
-  for (int f = 0; f < F; f++) out[f] = 0.0;
-  for (int p = p0; p < p1; p++) {
-    const float *d = dy + (size_t)p * F, *v = y + (size_t)p * F;
-    float *o = g + (size_t)p * F;
-    if (relu) {
-      for (int f = 0; f < F; f++) {
-        float x = v[f] > 0.0f ? d[f] : 0.0f;
-        o[f] = x;
-        out[f] += x;
-      }
-    } else {
-      for (int f = 0; f < F; f++) out[f] += d[f];
-    }
-  }
-}

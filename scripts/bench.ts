@@ -17,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type * as tfTypes from '@tensorflow/tfjs';
+import { defaultWasmThreads } from '../src/backend/selectBackend';
 
 const WARMUP_STEPS = 2;
 const RESULT_PREFIX = 'BENCH_RESULT ';
@@ -87,12 +88,8 @@ async function runWorker(kind: string, opts: BenchOptions): Promise<WorkerResult
   const choice = opts.backend ?? 'auto';
   let backend: string;
   try {
-    if (opts.wasmThreads > 1) {
-      const threads =
-        require('../src/backend/wasmThreads') as typeof import('../src/backend/wasmThreads');
-      threads.registerThreadedWasmBackend(opts.wasmThreads);
-    }
-    backend = (await selectBackend(choice as never, { log: null })).name;
+    const wasmThreads = opts.wasmThreads;
+    backend = (await selectBackend(choice as never, { log: null, wasmThreads })).name;
   } catch (err) {
     return { kind: 'error', backend: choice, stage: 'backend', message: (err as Error).message };
   }
@@ -294,10 +291,10 @@ async function main(argv: string[]): Promise<void> {
     .option('--profile', 'print the slowest kernels of one training step to stderr', false)
     .option(
       '--wasm-threads <n>',
-      'XNNPACK threads of the wasm backend; above 1 loads the ' +
-        'experimental threaded build (see src/backend/wasmThreads.ts)',
+      'threads of the wasm backend; 1 loads its single-threaded build, more its threaded ' +
+        'build (see src/backend/wasmThreads.ts)',
       positiveInteger('--wasm-threads'),
-      1,
+      defaultWasmThreads(),
     )
     .addOption(new Option('--worker <kind>', 'internal: run one model or the pipeline').hideHelp())
     .exitOverride();

@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { defaultWasmThreads } from '../src/backend/selectBackend';
 import type { BenchReport } from './bench';
 
 interface CompareOptions {
@@ -78,7 +79,12 @@ function main(argv: string[]): void {
     )
     .option('--python <path>', 'a Python with PyTorch', '/usr/bin/python3')
     .option('--rounds <n>', 'turns of each', positiveInteger, 3)
-    .option('--wasm-threads <n>', 'threads of the wasm backend', positiveInteger, 2);
+    .option(
+      '--wasm-threads <n>',
+      'threads of the wasm backend',
+      positiveInteger,
+      defaultWasmThreads(),
+    );
   program.parse(argv);
   const opts = program.opts<CompareOptions>();
   for (const [what, file] of [

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 
 /** The TensorFlow.js backends cifar-nets can run on, best first. */
@@ -25,11 +26,19 @@ export interface SelectBackendOptions {
   /** Where the one line naming the chosen backend goes; stderr by default, null for none. */
   log?: ((line: string) => void) | null;
   /**
-   * Threads for the wasm backend. Default 1, the package's own single-threaded build; more
-   * loads the threaded build (experimental, see wasmThreads.ts: about 80 MB more memory, and
-   * faster only where the extra cores are idle).
+   * Threads for the wasm backend. Default: one a CPU, up to 8 (defaultWasmThreads). 1 loads
+   * the package's own single-threaded build; more load its threaded build (see wasmThreads.ts;
+   * about 80 MB more memory), whose threads run the convolution and batch norm kernels.
    */
   wasmThreads?: number;
+}
+
+/** Most threads the wasm backend takes by default: the threaded build starts a pool of 8. */
+export const MAX_DEFAULT_WASM_THREADS = 8;
+
+/** The wasm backend's threads unless told otherwise: one a CPU, up to 8. */
+export function defaultWasmThreads(): number {
+  return Math.max(1, Math.min(os.cpus().length, MAX_DEFAULT_WASM_THREADS));
 }
 
 /** Thrown when a forced backend cannot load, or the choice is not a backend at all. */
@@ -66,7 +75,7 @@ async function loadTensorflow(): Promise<void> {
   await setOrThrow('tensorflow');
 }
 
-async function loadWasm(threads = 1): Promise<void> {
+async function loadWasm(threads = defaultWasmThreads()): Promise<void> {
   require('@tensorflow/tfjs-backend-wasm');
   if (threads > 1 && tf.engine().registry.wasm === undefined) {
     const { registerThreadedWasmBackend } =

@@ -51,9 +51,8 @@ const backend: OptionSpec = {
 const wasmThreads: OptionSpec = {
   flags: '--wasm-threads <n>',
   description:
-    'threads for the wasm backend; above 1 loads its threaded build, which the package ' +
-    'does not start in Node by itself (experimental: ~80 MB more memory)',
-  default: 1,
+    'threads for the wasm backend (default: one a CPU, up to 8); 1 loads its ' +
+    'single-threaded build, more its threaded build (~80 MB more memory)',
   parse: positiveInteger,
 };
 const json: OptionSpec = {

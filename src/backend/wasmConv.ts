@@ -5,6 +5,7 @@ import { RELU_BIAS_GRAD, type ReluAttrs } from '../models/optionalKernels';
 import {
   addParts,
   addr,
+  byImages,
   byPixels,
   DOUBLE,
   FLOAT,
@@ -129,17 +130,6 @@ function perThread(s: Scratch, r: Runner, size: number): (i: number) => number {
   return (i) => at + i * size * FLOAT;
 }
 
-/** Each thread's images: [geometry, ...args, n0, n1] for every thread. */
-function byImages(r: Runner, g: Geometry, args: (i: number) => number[]): number[][] {
-  const parts: number[][] = [];
-  for (let i = 0; i < r.threads; i++) {
-    const n0 = Math.round((g.n * i) / r.threads);
-    const n1 = Math.round((g.n * (i + 1)) / r.threads);
-    parts.push([...args(i), n0, n1]);
-  }
-  return parts;
-}
-
 function forward(
   backend: BackendWasm,
   x: Info,
@@ -161,7 +151,7 @@ function forward(
     const args = [at, addr(backend, x), xp, packed, relu ? 1 : 0, addr(backend, y)];
     r.run(
       'conv_forward',
-      byImages(r, g, () => args),
+      byImages(r, g.n, () => args),
     );
     return s.keep(y);
   });
@@ -191,7 +181,7 @@ function filterGrad(
       ...[at, addr(backend, x), xp, dyAt, dyp],
       ...[acc(i), offsets(i), cols(i)],
     ];
-    r.run('conv_filter_grad', byImages(r, g, args));
+    r.run('conv_filter_grad', byImages(r, g.n, args));
     r.k.sum_filter_grads(at, acc(0), r.threads, addr(backend, dw));
     return s.keep(dw);
   });
@@ -215,7 +205,7 @@ function inputGrad(
     const args = [at, addr(backend, dy), packed, dxp, addr(backend, dx)];
     r.run(
       'conv_input_grad',
-      byImages(r, g, () => args),
+      byImages(r, g.n, () => args),
     );
     return s.keep(dx);
   });

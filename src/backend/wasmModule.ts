@@ -47,6 +47,8 @@ export type KernelName =
   | 'pack_input_grad'
   | 'conv_input_grad'
   | 'relu_bias_grad'
+  | 'global_max_pool'
+  | 'global_max_pool_grad'
   | 'bn_sum'
   | 'bn_sum_squares'
   | 'bn_apply'
@@ -167,9 +169,9 @@ export class Scratch {
   private readonly owned: Info[] = [];
   constructor(readonly backend: BackendWasm) {}
 
-  /** A float32 tensor (or plain scratch, shape [size]); contents undefined until written. */
-  alloc(shape: number[]): Info {
-    const t = this.backend.makeOutput(shape, 'float32');
+  /** A tensor (or plain scratch, shape [size]); contents undefined until written. */
+  alloc(shape: number[], dtype: 'float32' | 'int32' = 'float32'): Info {
+    const t = this.backend.makeOutput(shape, dtype);
     this.owned.push(t);
     return t;
   }
@@ -236,4 +238,13 @@ export function addParts(
     for (let j = 0; j < length; j++) sum[j] += all[i * length + j];
   }
   return sum;
+}
+
+/** Each thread's arguments, args(i), then its images [n0, n1) of `images`. */
+export function byImages(r: Runner, images: number, args: (i: number) => number[]): number[][] {
+  return Array.from({ length: r.threads }, (_, i) => [
+    ...args(i),
+    Math.round((images * i) / r.threads),
+    Math.round((images * (i + 1)) / r.threads),
+  ]);
 }

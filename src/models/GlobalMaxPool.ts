@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { GLOBAL_MAX_POOL, GLOBAL_MAX_POOL_GRAD, type PoolGradAttrs } from './optionalKernels';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
@@ -34,7 +35,30 @@ export function globalMaxPool2d(args?: LayerArgs): GlobalMaxPool {
 }
 
 /** [batch, h, w, c] -> [batch, c], the gradient going to the first maximum of each channel. */
-export const globalMaxPool = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+export function globalMaxPool(x: tf.Tensor4D): tf.Tensor2D {
+  const backend = tf.getBackend();
+  const kernels = [GLOBAL_MAX_POOL, GLOBAL_MAX_POOL_GRAD].every((k) => tf.getKernel(k, backend));
+  return (kernels ? withKernels : withOps)(x) as tf.Tensor2D;
+}
+
+/** As the backend's GLOBAL_MAX_POOL and GLOBAL_MAX_POOL_GRAD kernels (./optionalKernels). */
+const withKernels = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+  const [, height, width] = x.shape;
+  const [y, at] = tf.engine().runKernel(GLOBAL_MAX_POOL, { x }) as [tf.Tensor2D, tf.Tensor2D];
+  save([at]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const inputs = { dy: Array.isArray(dy) ? dy[0] : dy, at: saved[0] };
+      const attrs: PoolGradAttrs = { height, width };
+      return tf.engine().runKernel(GLOBAL_MAX_POOL_GRAD, inputs, attrs as never) as tf.Tensor4D;
+    },
+  };
+});
+
+/** Composed of standard ops, for backends without the kernels. */
+const withOps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
   const [batch, h, w, c] = x.shape;
   const positions = tf.reshape(x, [batch, h * w, c]); // [batch, h*w, c]
@@ -48,4 +72,4 @@ export const globalMaxPool = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFun
       return tf.reshape(tf.mul(mask, tf.expandDims(upstream, 1)), [batch, h, w, c]);
     },
   };
-}) as (x: tf.Tensor4D) => tf.Tensor2D;
+});

@@ -14,12 +14,25 @@
  *                  -> [ g [n, h, w, c], db [c] ]
  *   Through a convolution's bias and ReLU (convBiasRelu): g = dy where y > 0 (everywhere
  *   without relu), else 0; db = g summed over n, h and w.
+ *
+ * GLOBAL_MAX_POOL:      inputs { x [n, h, w, c] } -> [ y [n, c], at [n, c] int32 ]
+ * GLOBAL_MAX_POOL_GRAD: inputs { dy [n, c], at [n, c] }, attrs { height, width } -> dx
+ *   The largest value of each image's channel, and the first position (h * w order) where it
+ *   is: the gradient goes to that position only, as in PyTorch (globalMaxPool).
  */
 export const BATCH_NORM = 'CifarNetsBatchNorm';
 export const BATCH_NORM_GRAD = 'CifarNetsBatchNormGrad';
 export const RELU_BIAS_GRAD = 'CifarNetsReluBiasGrad';
+export const GLOBAL_MAX_POOL = 'CifarNetsGlobalMaxPool';
+export const GLOBAL_MAX_POOL_GRAD = 'CifarNetsGlobalMaxPoolGrad';
 
-/** The attributes of every kernel above. */
+/** The attributes of the batch norm and bias kernels. */
 export interface ReluAttrs {
   relu: boolean;
+}
+
+/** The attributes of GLOBAL_MAX_POOL_GRAD: the input's spatial size. */
+export interface PoolGradAttrs {
+  height: number;
+  width: number;
 }

@@ -6,6 +6,7 @@ import { setKernelSimd } from '../../src/backend/wasmModule';
 import { registerWasmKernels } from '../../src/backend/wasmKernels';
 import { registerThreadedWasmBackend, WasmThreadsError } from '../../src/backend/wasmThreads';
 import { bnNormalize } from '../../src/models/bnNormalize';
+import { globalMaxPool } from '../../src/models/GlobalMaxPool';
 import {
   assertClose,
   assertSameResults,
@@ -66,6 +67,21 @@ describe('threaded wasm backend in Node', () => {
     await tf.setBackend('cpu');
     const want = run();
     ['y', 'dx', 'dm', 'da'].forEach((what, i) => assertClose(got[i], want[i], what));
+  });
+
+  it('pools the maxima as the cpu backend does, the images split between the threads', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(randomValues(5 * 3 * 3 * 7, 31), [5, 3, 3, 7]);
+        const r = tf.tensor2d(randomValues(5 * 7, 32), [5, 7]);
+        const f = (xx: tf.Tensor) => tf.sum(tf.mul(globalMaxPool(xx as tf.Tensor4D), r));
+        return [globalMaxPool(x), tf.grad(f)(x)].map((t) => t.dataSync() as Float32Array);
+      });
+    await tf.setBackend('wasm');
+    const got = run();
+    await tf.setBackend('cpu');
+    const want = run();
+    ['y', 'dx'].forEach((what, i) => assertClose(got[i], want[i], what));
   });
 
   it('refuses to replace a wasm backend that is already running', () => {

@@ -205,3 +205,49 @@ void relu_bias_grad(const float *dy, const float *y, int F, int relu, float *g, 
     }
   }
 }
+
+/*
+ * Images [n0, n1) of a global max pool over x [N, S, C] (S = height * width): y[n, c] = the
+ * largest x[n, s, c], and at[n, c] = the first s where it is, as PyTorch's max pool sends the
+ * gradient to the first maximum only.
+ */
+EXPORT(global_max_pool)
+void global_max_pool(const float *x, int S, int C, float *y, int *at, int n0, int n1) {
+  int C4 = C / 4 * 4;
+  for (int n = n0; n < n1; n++) {
+    const float *image = x + (size_t)n * S * C;
+    for (int c = 0; c < C4; c += 4) {
+      v128_t best = wasm_v128_load(image + c), where = wasm_i32x4_splat(0);
+      for (int s = 1; s < S; s++) {
+        v128_t v = wasm_v128_load(image + (size_t)s * C + c);
+        v128_t more = wasm_f32x4_gt(v, best); /* strictly: ties keep the first */
+        best = wasm_v128_bitselect(v, best, more);
+        where = wasm_v128_bitselect(wasm_i32x4_splat(s), where, more);
+      }
+      wasm_v128_store(y + (size_t)n * C + c, best);
+      wasm_v128_store(at + (size_t)n * C + c, where);
+    }
+    for (int c = C4; c < C; c++) {
+      float best = image[c];
+      int where = 0;
+      for (int s = 1; s < S; s++) {
+        if (image[(size_t)s * C + c] > best) best = image[(size_t)s * C + c], where = s;
+      }
+      y[(size_t)n * C + c] = best;
+      at[(size_t)n * C + c] = where;
+    }
+  }
+}
+
+/* Images [n0, n1) of its gradient: dx [N, S, C] is dy[n, c] at s = at[n, c], else 0. */
+EXPORT(global_max_pool_grad)
+void global_max_pool_grad(const float *dy, const int *at, int S, int C, float *dx, int n0,
+                          int n1) {
+  __builtin_memset(dx + (size_t)n0 * S * C, 0, (size_t)(n1 - n0) * S * C * sizeof(float));
+  for (int n = n0; n < n1; n++) {
+    for (int c = 0; c < C; c++) {
+      size_t i = (size_t)n * C + c;
+      dx[((size_t)n * S + at[i]) * C + c] = dy[i];
+    }
+  }
+}

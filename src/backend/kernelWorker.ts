@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { JOB, readJob, type Kernels, type PoolShared } from './kernelPool';
+import { JOB, readJob, waitForChange, type Kernels, type PoolShared } from './kernelPool';
 
 /**
  * A thread of the kernel pool (./kernelPool): instantiates the kernels on the shared heap,
@@ -15,8 +15,7 @@ const kernels = new api.Instance(shared.module, { env: { memory: shared.memory }
 const control = new Int32Array(shared.control);
 let seen = 0;
 for (;;) {
-  Atomics.wait(control, JOB.seq, seen);
-  seen = Atomics.load(control, JOB.seq);
+  seen = waitForChange(control, JOB.seq, seen);
   const job = readJob(control, shared.index, shared.names);
   try {
     if (job !== undefined) kernels[job.name](...job.args);

@@ -149,10 +149,19 @@ export interface Runner {
   run(name: KernelName, parts: (number[] | undefined)[]): void;
 }
 
+/** Threads for the kernels of a threaded backend, as its creator set them (see wasmThreads). */
+const poolSizes = new WeakMap<BackendWasm, number>();
+
+/** Makes this package's kernels run on `threads` threads on `backend` (a shared memory). */
+export function setKernelThreads(backend: BackendWasm, threads: number): void {
+  poolSizes.set(backend, threads);
+}
+
 function makeRunner(backend: BackendWasm): Runner {
   const memory = backendMemory(backend);
   const k = instantiate(memory);
-  const threads = memory.buffer instanceof SharedArrayBuffer ? getThreadsCount() : 1;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  const threads = shared ? (poolSizes.get(backend) ?? getThreadsCount()) : 1;
   if (threads === 1) {
     return { k, threads, run: (name, parts) => k[name](...parts[0]!) };
   }
@@ -247,4 +256,9 @@ export function byImages(r: Runner, images: number, args: (i: number) => number[
     Math.round((images * i) / r.threads),
     Math.round((images * (i + 1)) / r.threads),
   ]);
+}
+
+/** The threads this package's kernels run on, on `backend`. */
+export function kernelThreads(backend: BackendWasm): number {
+  return runnerOf(backend).threads;
 }

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
+import { setKernelThreads } from './wasmModule';
 
 /**
  * The multithreaded wasm backend in Node.js, which tfjs-backend-wasm 4.22 does not load there.
@@ -16,12 +17,15 @@ import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
  *    hyperthreads a core), so a 2-vCPU machine gets one thread whatever setThreadsCount says.
  *
  * registerThreadedWasmBackend re-registers the 'wasm' backend with a factory that loads the
- * threaded SIMD build itself: the worker script is written to a file in the temp folder, the
- * main script is the package's own file, and os.cpus() reports twice the wanted thread count
- * while the module initialises. The kernels are the package's, unchanged.
+ * threaded SIMD build itself: the worker script is written to a file in the temp folder, and
+ * the main script is the package's own file.
  *
- * Experimental: opt in, e.g. behind a --threads flag. Emscripten starts its pool of 8 workers
- * up front (about 10 MB of RSS each), and the speed-up needs an idle second core.
+ * What the threads are for is the shared memory: this package's kernels (./wasmModule) run on
+ * it with a pool of their own, `threads` threads in all. XNNPACK's pool, which the stock
+ * kernels use, is kept at one thread (os.cpus() reports 2 while the module initialises): its
+ * threads spin after each op, and on two cores that slowed the package's kernels by about a
+ * tenth, more than XNNPACK's threads gained for the matrix products they run.
+ * Emscripten starts its pool of 8 workers up front (about 10 MB of RSS each).
  */
 
 /** The subset of the Emscripten module that BackendWasm needs, as the package builds it. */
@@ -67,13 +71,14 @@ async function createThreadedBackend(threads: number): Promise<wasmBackend.Backe
   const worker = writeWorkerScript(dir);
   const factory = require(mainScript) as ModuleFactory;
 
-  // The C++ static initialiser sizes the pool as emscripten_num_logical_cores() / 2, which in
-  // Node is os.cpus().length / 2. It runs while the factory's promise is pending.
-  // The module object itself: the namespace import only has getters.
+  // The C++ static initialiser sizes XNNPACK's pool as emscripten_num_logical_cores() / 2,
+  // which in Node is os.cpus().length / 2: 2 makes it one thread on any machine. It runs while
+  // the factory's promise is pending. The module object itself: the namespace import only has
+  // getters.
   const osModule = require('node:os') as { cpus: typeof os.cpus };
   const realCpus = osModule.cpus;
   const cpus = realCpus();
-  osModule.cpus = () => Array.from({ length: 2 * threads }, (_, i) => cpus[i % cpus.length]);
+  osModule.cpus = () => Array.from({ length: 2 }, (_, i) => cpus[i % cpus.length]);
   let module: EmscriptenModule;
   try {
     module = await factory({
@@ -93,15 +98,16 @@ async function createThreadedBackend(threads: number): Promise<wasmBackend.Backe
     disposeData: module.cwrap('dispose_data', null, ['number']),
     dispose: module.cwrap('dispose', null, []),
   };
-  wasmBackend.setThreadsCount(threads);
+  wasmBackend.setThreadsCount(1);
   const backend = new wasmBackend.BackendWasm(module as never);
+  setKernelThreads(backend, threads);
   // The pool's threads wait for work forever, and Emscripten keeps a running thread's worker
   // referenced, which would keep Node from exiting when the program is done.
   for (const running of module.PThread?.runningWorkers ?? []) running.unref();
   const got = wasmBackend.getThreadsCount();
-  if (got !== threads) {
+  if (got !== 1) {
     throw new WasmThreadsError(
-      `Expected the threaded wasm backend to start ${threads} threads, but it started ${got}. ` +
+      `Expected the threaded wasm backend to keep XNNPACK at 1 thread, but it started ${got}. ` +
         'Use the single-threaded wasm backend (do not call registerThreadedWasmBackend).',
     );
   }
@@ -109,8 +115,9 @@ async function createThreadedBackend(threads: number): Promise<wasmBackend.Backe
 }
 
 /**
- * Makes the 'wasm' backend the threaded SIMD build with `threads` XNNPACK threads (default:
- * one a CPU). Call before the wasm backend is first set; selectBackend('wasm') then loads it.
+ * Makes the 'wasm' backend the threaded SIMD build, with `threads` threads for this package's
+ * kernels (default: one a CPU). Call before the wasm backend is first set;
+ * selectBackend('wasm') then loads it.
  */
 export function registerThreadedWasmBackend(threads = os.cpus().length): void {
   if (!Number.isInteger(threads) || threads < 1) {

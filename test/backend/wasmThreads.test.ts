@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { setKernelSimd } from '../../src/backend/wasmModule';
+import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { kernelThreads, setKernelSimd } from '../../src/backend/wasmModule';
 import { registerWasmKernels } from '../../src/backend/wasmKernels';
 import { registerThreadedWasmBackend, WasmThreadsError } from '../../src/backend/wasmThreads';
 import { bnNormalize } from '../../src/models/bnNormalize';
@@ -22,11 +22,12 @@ describe('threaded wasm backend in Node', () => {
     assert.throws(() => registerThreadedWasmBackend(1.5), WasmThreadsError);
   });
 
-  it('starts two threads', async () => {
+  it("starts two threads for the package's kernels", async () => {
     registerThreadedWasmBackend(2);
     assert.ok(await tf.setBackend('wasm'), 'the threaded wasm backend should load');
     registerWasmKernels();
-    assert.equal(getThreadsCount(), 2);
+    assert.equal(kernelThreads(tf.backend() as BackendWasm), 2, "the package's kernels");
+    assert.equal(getThreadsCount(), 1, "XNNPACK's, kept at one");
   });
 
   // The convolution kernels split the batch between the two threads: every case at a batch

@@ -116,21 +116,24 @@ function main(argv: string[]): void {
     for (const [model, v] of speeds) theirs.set(model, [...(theirs.get(model) ?? []), v]);
   }
 
+  const rows = [['model', 'cifar-nets', 'PyTorch', 'ratio', 'cifar-nets runs', 'PyTorch runs']];
+  for (const [model, mine] of ours) {
+    const peer = theirs.get(model) ?? [];
+    const [a, b] = [median(mine), peer.length ? median(peer) : NaN];
+    rows.push([model, String(Math.round(a)), String(Math.round(b)), (a / b).toFixed(2)]);
+    rows[rows.length - 1].push(mine.join(' '), peer.join(' '));
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = [
     `training images/s at batch 256, median of ${opts.rounds} rounds in turns; wasm with ` +
       `${opts.wasmThreads} thread(s), PyTorch with its default (THREADS=2)`,
-    'model     cifar-nets (runs)              PyTorch (runs)                 ratio',
+    ...rows.map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    ),
   ];
-  for (const [model, mine] of ours) {
-    const peer = theirs.get(model) ?? [];
-    const a = median(mine);
-    const b = peer.length ? median(peer) : NaN;
-    lines.push(
-      `${model.padEnd(9)} ${String(Math.round(a)).padStart(6)} (${mine.join(', ')})`.padEnd(41) +
-        `${String(Math.round(b)).padStart(6)} (${peer.join(', ')})`.padEnd(31) +
-        (a / b).toFixed(2),
-    );
-  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

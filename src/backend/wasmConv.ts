@@ -28,13 +28,14 @@ import {
  *
  * Supported: NHWC, float32, dilation 1, any stride and padding; FusedConv2D with a bias and a
  * linear or ReLU activation. Anything else goes to the stock kernel, or throws for the
- * gradients, which have none.
+ * gradients, which have none. Also here: RELU_BIAS_GRAD (src/models/optionalKernels.ts), the
+ * gradient through a convolution's bias and ReLU, from ./kernels/channels.c.
  */
 
 type Info = tf.TensorInfo;
-type Shape4 = [number, number, number, number];
+export type Shape4 = [number, number, number, number];
 
-interface ConvAttrs {
+export interface ConvAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat?: 'NHWC' | 'NCHW';
@@ -130,7 +131,8 @@ function perThread(s: Scratch, r: Runner, size: number): (i: number) => number {
   return (i) => at + i * size * FLOAT;
 }
 
-function forward(
+/** y = conv(x, filter) + bias, with a ReLU if `relu`. */
+export function convForward(
   backend: BackendWasm,
   x: Info,
   filter: Info,
@@ -157,7 +159,8 @@ function forward(
   });
 }
 
-function filterGrad(
+/** The filter gradient: [kH, kW, c, f] from x and dy. */
+export function convFilterGrad(
   backend: BackendWasm,
   x: Info,
   dy: Info,
@@ -187,7 +190,8 @@ function filterGrad(
   });
 }
 
-function inputGrad(
+/** The input gradient: dx, of attrs.inputShape, from dy and the filter. */
+export function convInputGrad(
   backend: BackendWasm,
   dy: Info,
   filter: Info,
@@ -284,7 +288,7 @@ function makeConfigs(stock: Map<string, tf.KernelConfig | undefined>): tf.Kernel
     if (!supported(attrs) || x.dtype !== 'float32' || filter.dtype !== 'float32') {
       return delegate(stock.get('Conv2D'), 'Conv2D', args);
     }
-    return forward(args.backend as BackendWasm, x, filter, undefined, false, attrs);
+    return convForward(args.backend as BackendWasm, x, filter, undefined, false, attrs);
   };
   const fusedConv2D = (args: KernelArgs): Info => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, Info>;
@@ -298,7 +302,7 @@ function makeConfigs(stock: Map<string, tf.KernelConfig | undefined>): tf.Kernel
       (attrs.activation === 'linear' || attrs.activation === 'relu') &&
       [x, filter, bias].every((t) => t === undefined || t.dtype === 'float32');
     if (!ok) return delegate(stock.get('FusedConv2D'), 'FusedConv2D', args);
-    return forward(
+    return convForward(
       args.backend as BackendWasm,
       x,
       filter,
@@ -311,13 +315,13 @@ function makeConfigs(stock: Map<string, tf.KernelConfig | undefined>): tf.Kernel
     const { x, dy } = args.inputs as { x: Info; dy: Info };
     const attrs = args.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
     checkGradient('Conv2DBackpropFilter', attrs, { x, dy });
-    return filterGrad(args.backend as BackendWasm, x, dy, attrs);
+    return convFilterGrad(args.backend as BackendWasm, x, dy, attrs);
   };
   const backpropInput = (args: KernelArgs): Info => {
     const { dy, filter } = args.inputs as { dy: Info; filter: Info };
     const attrs = args.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
     checkGradient('Conv2DBackpropInput', attrs, { dy, filter });
-    return inputGrad(args.backend as BackendWasm, dy, filter, attrs);
+    return convInputGrad(args.backend as BackendWasm, dy, filter, attrs);
   };
   const funcs: Record<string, (args: KernelArgs) => Info | Info[]> = {
     Conv2D: conv2D,

@@ -85,6 +85,23 @@ describe('threaded wasm backend in Node', () => {
     ['y', 'dx'].forEach((what, i) => assertClose(got[i], want[i], what));
   });
 
+  it('multiplies aᵀ·b and a·bᵀ as the cpu backend does, the rows split between the threads', async () => {
+    // 37 rows: an odd split. A dense layer's weight and input gradients.
+    const run = () =>
+      tf.tidy(() => {
+        const a = tf.tensor2d(randomValues(37 * 19, 41), [37, 19]);
+        const b = tf.tensor2d(randomValues(37 * 11, 42), [37, 11]);
+        const c = tf.tensor2d(randomValues(13 * 19, 43), [13, 19]);
+        const products = [tf.matMul(a, b, true, false), tf.matMul(a, c, false, true)];
+        return products.map((t) => t.dataSync() as Float32Array);
+      });
+    await tf.setBackend('wasm');
+    const got = run();
+    await tf.setBackend('cpu');
+    const want = run();
+    ['aᵀ·b', 'a·cᵀ'].forEach((what, i) => assertClose(got[i], want[i], what));
+  });
+
   it('refuses to replace a wasm backend that is already running', () => {
     assert.throws(() => registerThreadedWasmBackend(2), /already initialised/);
   });

@@ -40,6 +40,7 @@ export type KernelName =
   | 'cols_size'
   | 'chunk_pixels'
   | 'filter_acc_size'
+  | 'filter_tail_pixels'
   | 'pack_forward'
   | 'conv_forward'
   | 'conv_filter_grad'

@@ -285,27 +285,74 @@ int filter_acc_size(const struct conv *g) {
 }
 
 /*
+ * How many of dy's last pixels the filter gradient reads from its `tail` scratch rather than
+ * in place: those whose eight-filter reads would run past dy's end, ceil((FP - F) / F) of
+ * them (none if F is a multiple of 8), and at most all pixels. `tail` holds their rows, then
+ * FP - F zeros.
+ */
+EXPORT(filter_tail_pixels)
+int filter_tail_pixels(const struct conv *g) {
+  int F = g->F, FP = (F + TILE - 1) / TILE * TILE, P = g->N * g->OH * g->OW;
+  int m = (FP - F + F - 1) / F;
+  return m < P ? m : P;
+}
+
+/*
+ * One tile of the filter gradient: four window rows by eight filters of acc at a (rows FP
+ * apart), plus the sum over `count` pixels of x[offsets[i] + 0..3] * d[i * F + 0..7], where
+ * xk is the window row's start and d the tile's first filter in the first pixel's dy row.
+ */
+INLINE void filter_grad_tile(const float *xk, const int *offsets, const float *d, int F,
+                             int count, float *a, int FP) {
+  v128_t a00 = wasm_v128_load(a), a01 = wasm_v128_load(a + 4);
+  v128_t a10 = wasm_v128_load(a + FP), a11 = wasm_v128_load(a + FP + 4);
+  v128_t a20 = wasm_v128_load(a + 2 * FP), a21 = wasm_v128_load(a + 2 * FP + 4);
+  v128_t a30 = wasm_v128_load(a + 3 * FP), a31 = wasm_v128_load(a + 3 * FP + 4);
+  for (int i = 0; i < count; i++) {
+    const float *xs = xk + offsets[i];
+    v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + 4);
+    d += F;
+    v128_t s = wasm_v128_load32_splat(xs);
+    a00 = madd(a00, s, d0);
+    a01 = madd(a01, s, d1);
+    s = wasm_v128_load32_splat(xs + 1);
+    a10 = madd(a10, s, d0);
+    a11 = madd(a11, s, d1);
+    s = wasm_v128_load32_splat(xs + 2);
+    a20 = madd(a20, s, d0);
+    a21 = madd(a21, s, d1);
+    s = wasm_v128_load32_splat(xs + 3);
+    a30 = madd(a30, s, d0);
+    a31 = madd(a31, s, d1);
+  }
+  wasm_v128_store(a, a00), wasm_v128_store(a + 4, a01);
+  wasm_v128_store(a + FP, a10), wasm_v128_store(a + FP + 4, a11);
+  wasm_v128_store(a + 2 * FP, a20), wasm_v128_store(a + 2 * FP + 4, a21);
+  wasm_v128_store(a + 3 * FP, a30), wasm_v128_store(a + 3 * FP + 4, a31);
+}
+
+/*
  * Images [n0, n1) of the filter gradient, into this thread's accumulator acc [groups,
  * groupRows, FP] (see acc_groups; F padded to FP = ceil(F / 8) * 8), which it zeroes first:
- *   acc[ky, t, f] = sum over p of xp[window(p) + ky * Wp * C + t] * dyp[p, f].
- * Pads x into xp, and dy [P, F] into dyp [P, FP] (zero columns past F; nothing if dyp is dy,
- * when F = FP). Each chunk of CHUNK pixels stays in cache while every tile of acc is
+ *   acc[ky, t, f] = sum over p of xp[window(p) + ky * Wp * C + t] * dy[p, f].
+ * Pads x into xp. Each chunk of CHUNK pixels stays in cache while every tile of acc is
  * updated: `offsets` is this thread's scratch for a chunk's window offsets, `cols` for its
  * windows if narrow. Four window rows by eight filters at a time; rows past K read the next
  * inputs (xp needs 3 numbers of slack) and land in acc's padding.
+ *
+ * dy is read in place, eight filters at a time, also where F is not a multiple of 8: the
+ * numbers past a pixel's F are the next pixels', and they land in acc's padding columns. The
+ * tensor's last pixels (filter_tail_pixels) would read past dy's end: their rows are read from
+ * `tail` instead, which the caller fills with those rows and then FP - F zeros.
  */
 EXPORT(conv_filter_grad)
 void conv_filter_grad(const struct conv *g, const float *x, float *xp, const float *dy,
-                      float *dyp, float *acc, int *offsets, float *cols, int n0, int n1) {
+                      const float *tail, float *acc, int *offsets, float *cols, int n0, int n1) {
   pad_images(g, x, xp, n0, n1);
   int F = g->F;
   int FP = (F + TILE - 1) / TILE * TILE;
   int p0 = n0 * g->OH * g->OW, p1 = n1 * g->OH * g->OW;
-  if (dyp != dy) {
-    for (int p = p0; p < p1; p++) {
-      for (int f = 0; f < FP; f++) dyp[(size_t)p * FP + f] = f < F ? dy[(size_t)p * F + f] : 0.0f;
-    }
-  }
+  int firstTail = g->N * g->OH * g->OW - filter_tail_pixels(g);
   int narrow = is_narrow(g);
   int groups = acc_groups(g), rows = acc_group_rows(g);
   /* Window rows: kH of K (kW * C numbers, rowStep apart in xp), or one whole window. */
@@ -322,37 +369,19 @@ void conv_filter_grad(const struct conv *g, const float *x, float *xp, const flo
     } else {
       for (int p = c0; p < c1; p++) offsets[p - c0] = (int)c.at, cursor_next(g, &c);
     }
+    /* The chunk's pixels read from dy in place: those before the tail. */
+    int inPlace = firstTail - c0 < c1 - c0 ? firstTail - c0 : c1 - c0;
+    if (inPlace < 0) inPlace = 0;
+    const float *tailRows = tail + (size_t)(c0 + inPlace - firstTail) * F;
     for (int ky = 0; ky < groups; ky++) {
       for (int t = 0; t < K; t += 4) {
         const float *xk = base + ky * rowStep + t;
         for (int f = 0; f < FP; f += TILE) {
           float *a = acc + ((size_t)ky * rows + t) * FP + f;
-          v128_t a00 = wasm_v128_load(a), a01 = wasm_v128_load(a + 4);
-          v128_t a10 = wasm_v128_load(a + FP), a11 = wasm_v128_load(a + FP + 4);
-          v128_t a20 = wasm_v128_load(a + 2 * FP), a21 = wasm_v128_load(a + 2 * FP + 4);
-          v128_t a30 = wasm_v128_load(a + 3 * FP), a31 = wasm_v128_load(a + 3 * FP + 4);
-          const float *d = dyp + (size_t)c0 * FP + f;
-          for (int p = c0; p < c1; p++) {
-            const float *xs = xk + offsets[p - c0];
-            v128_t d0 = wasm_v128_load(d), d1 = wasm_v128_load(d + 4);
-            d += FP;
-            v128_t s = wasm_v128_load32_splat(xs);
-            a00 = madd(a00, s, d0);
-            a01 = madd(a01, s, d1);
-            s = wasm_v128_load32_splat(xs + 1);
-            a10 = madd(a10, s, d0);
-            a11 = madd(a11, s, d1);
-            s = wasm_v128_load32_splat(xs + 2);
-            a20 = madd(a20, s, d0);
-            a21 = madd(a21, s, d1);
-            s = wasm_v128_load32_splat(xs + 3);
-            a30 = madd(a30, s, d0);
-            a31 = madd(a31, s, d1);
+          filter_grad_tile(xk, offsets, dy + (size_t)c0 * F + f, F, inPlace, a, FP);
+          if (inPlace < c1 - c0) {
+            filter_grad_tile(xk, offsets + inPlace, tailRows + f, F, c1 - c0 - inPlace, a, FP);
           }
-          wasm_v128_store(a, a00), wasm_v128_store(a + 4, a01);
-          wasm_v128_store(a + FP, a10), wasm_v128_store(a + FP + 4, a11);
-          wasm_v128_store(a + 2 * FP, a20), wasm_v128_store(a + 2 * FP + 4, a21);
-          wasm_v128_store(a + 3 * FP, a30), wasm_v128_store(a + 3 * FP + 4, a31);
         }
       }
     }

@@ -12,8 +12,8 @@ import { registerWasmReductionKernels } from './wasmReductions';
  * kernels, the lesson's batch norm of ./wasmBatchNorm, the global max pool of ./wasmMaxPool,
  * the leading-axes Sum and Mean of ./wasmReductions that every bias and batch-statistics
  * gradient runs through, and the sharing Identity of ./wasmIdentity that saves tensors for
- * the backward pass without a copy. Safe to call more than once; call it
- * once the wasm backend is registered, before the first convolution.
+ * the backward pass without a copy. Safe to call more than once; call it once the wasm
+ * backend is registered, before the first convolution.
  */
 export function registerWasmKernels(): void {
   registerWasmReductionKernels();

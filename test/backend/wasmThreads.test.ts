@@ -86,20 +86,28 @@ describe('threaded wasm backend in Node', () => {
   });
 
   it('multiplies aᵀ·b and a·bᵀ as the cpu backend does, the rows split between the threads', async () => {
-    // 37 rows: an odd split. A dense layer's weight and input gradients.
+    // 37 rows: an odd split. A dense layer's weight and input gradients. Then aᵀ·b with b of
+    // one column and 5 rows: the filter gradient reads every row of b from its padded copy
+    // of dy's last rows, and the two threads share them.
     const run = () =>
       tf.tidy(() => {
         const a = tf.tensor2d(randomValues(37 * 19, 41), [37, 19]);
         const b = tf.tensor2d(randomValues(37 * 11, 42), [37, 11]);
         const c = tf.tensor2d(randomValues(13 * 19, 43), [13, 19]);
-        const products = [tf.matMul(a, b, true, false), tf.matMul(a, c, false, true)];
+        const d = tf.tensor2d(randomValues(5 * 6, 44), [5, 6]);
+        const e = tf.tensor2d(randomValues(5, 45), [5, 1]);
+        const products = [
+          tf.matMul(a, b, true, false),
+          tf.matMul(a, c, false, true),
+          tf.matMul(d, e, true, false),
+        ];
         return products.map((t) => t.dataSync() as Float32Array);
       });
     await tf.setBackend('wasm');
     const got = run();
     await tf.setBackend('cpu');
     const want = run();
-    ['aᵀ·b', 'a·cᵀ'].forEach((what, i) => assertClose(got[i], want[i], what));
+    ['aᵀ·b', 'a·cᵀ', 'dᵀ·e'].forEach((what, i) => assertClose(got[i], want[i], what));
   });
 
   it('refuses to replace a wasm backend that is already running', () => {

@@ -9,9 +9,10 @@ import { RELU_BIAS_GRAD } from './optionalKernels';
  * the bias's sum as separate full-size ops (step, multiply, sum) and computes the input's
  * gradient even for a model's first layer, where nothing needs it. Here the op is a kernel of
  * its own, CONV_BIAS_RELU, which runs the backend's FusedConv2D, with a registered gradient
- * whose convolution parts are computed only when asked for: the input's only if something upstream needs
- * it. The masked output gradient and the bias's gradient come from one RELU_BIAS_GRAD kernel
- * where the backend has one (see ./optionalKernels), else from standard ops.
+ * whose convolution parts are computed only when asked for: the input's only if something
+ * upstream needs it. The masked output gradient and the bias's gradient come from one
+ * RELU_BIAS_GRAD kernel where the backend has one (see ./optionalKernels), else from standard
+ * ops.
  */
 export const CONV_BIAS_RELU = 'CifarNetsConvBiasRelu';
 

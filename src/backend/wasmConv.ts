@@ -159,21 +159,6 @@ export function convForward(
   });
 }
 
-/**
- * The filter gradient reads dy [pixels, f] in place, eight filters at a time; its last
- * `count` pixels, whose reads would run past dy's end, come from a copy of their rows
- * followed by zeros up to a multiple of 8. Returns the copy's address.
- */
-function tailRows(s: Scratch, dy: Info, f: number, count: number): number {
-  const padding = Math.ceil(f / 8) * 8 - f;
-  const at = addr(s.backend, s.alloc([Math.max(1, count * f + padding)]));
-  const heap = new Float32Array(s.backend.wasm.HEAPU8.buffer);
-  const end = addr(s.backend, dy) / FLOAT + dy.shape.reduce((a, b) => a * b, 1);
-  heap.copyWithin(at / FLOAT, end - count * f, end);
-  heap.fill(0, at / FLOAT + count * f, at / FLOAT + count * f + padding);
-  return at;
-}
-
 /** The filter gradient: [kH, kW, c, f] from x and dy. */
 export function convFilterGrad(
   backend: BackendWasm,
@@ -187,7 +172,9 @@ export function convFilterGrad(
     const dw = s.alloc([g.kH, g.kW, g.c, g.f]);
     const xp = paddedInput(s, x, g);
     const at = writeGeometry(s, g);
-    const tail = tailRows(s, dy, g.f, r.k.filter_tail_pixels(at));
+    // dy is read in place but for its last rows, which come from a copy padded to 8 filters.
+    const tail = addr(backend, s.alloc([Math.max(1, r.k.filter_tail_size(at))]));
+    r.k.fill_filter_tail(at, addr(backend, dy), tail);
     // An accumulator, a block of window offsets, and for narrow windows a block of windows.
     const acc = perThread(s, r, r.k.filter_acc_size(at));
     const offsets = perThread(s, r, r.k.chunk_pixels());

@@ -20,6 +20,8 @@ interface Exports {
   chunk_pixels(): number;
   cols_size(g: number): number;
   filter_tail_pixels(g: number): number;
+  filter_tail_size(g: number): number;
+  fill_filter_tail(g: number, dy: number, tail: number): void;
   conv_filter_grad(...args: number[]): void;
   sum_filter_grads(g: number, acc: number, parts: number, dw: number): void;
 }
@@ -54,9 +56,8 @@ function filterGradAtMemoryEnd(h: number, c: number, f: number, k: number) {
   const dy = PAGE * 2 - pixels * f * 4; // dy ends where the memory ends
   floats.set(randomValues(pixels * f, 2), dy / 4);
   const tailCount = kernels.filter_tail_pixels(g);
-  const padding = Math.ceil(f / 8) * 8 - f;
-  const tail = alloc(tailCount * f + padding);
-  floats.set(floats.subarray(dy / 4 + (pixels - tailCount) * f, dy / 4 + pixels * f), tail / 4);
+  const tail = alloc(Math.max(1, kernels.filter_tail_size(g)));
+  kernels.fill_filter_tail(g, dy, tail);
   const acc = alloc(kernels.filter_acc_size(g));
   const offsets = alloc(kernels.chunk_pixels());
   const cols = kernels.cols_size(g) === 0 ? 0 : alloc(kernels.cols_size(g));

@@ -279,6 +279,9 @@ void conv_forward(const struct conv *g, const float *x, float *xp, const float *
   }
 }
 
+/* F rounded up to whole tiles of 8: the columns of the filter gradient's accumulator. */
+INLINE int padded_filters(const struct conv *g) { return (g->F + TILE - 1) / TILE * TILE; }
+
 /* Rows of the filter gradient's accumulator: kH groups of KP, or one of cols_row if narrow. */
 INLINE int acc_groups(const struct conv *g) { return is_narrow(g) ? 1 : g->kH; }
 INLINE int acc_group_rows(const struct conv *g) {
@@ -288,20 +291,34 @@ INLINE int acc_group_rows(const struct conv *g) {
 /* Numbers of a thread's accumulator for the filter gradient. */
 EXPORT(filter_acc_size)
 int filter_acc_size(const struct conv *g) {
-  return acc_groups(g) * acc_group_rows(g) * ((g->F + TILE - 1) / TILE * TILE);
+  return acc_groups(g) * acc_group_rows(g) * padded_filters(g);
 }
 
 /*
  * How many of dy's last pixels the filter gradient reads from its `tail` scratch rather than
  * in place: those whose eight-filter reads would run past dy's end, ceil((FP - F) / F) of
- * them (none if F is a multiple of 8), and at most all pixels. `tail` holds their rows, then
- * FP - F zeros.
+ * them (none if F is a multiple of 8), and at most all pixels.
  */
 EXPORT(filter_tail_pixels)
 int filter_tail_pixels(const struct conv *g) {
-  int F = g->F, FP = (F + TILE - 1) / TILE * TILE, P = g->N * g->OH * g->OW;
+  int F = g->F, FP = padded_filters(g), P = g->N * g->OH * g->OW;
   int m = (FP - F + F - 1) / F;
   return m < P ? m : P;
+}
+
+/* Numbers of the filter gradient's `tail` scratch: the tail pixels' rows, then FP - F zeros. */
+EXPORT(filter_tail_size)
+int filter_tail_size(const struct conv *g) {
+  return filter_tail_pixels(g) * g->F + padded_filters(g) - g->F;
+}
+
+/* Fills `tail` (filter_tail_size numbers) from dy, before conv_filter_grad runs on any thread. */
+EXPORT(fill_filter_tail)
+void fill_filter_tail(const struct conv *g, const float *dy, float *tail) {
+  size_t rows = (size_t)filter_tail_pixels(g) * g->F;
+  const float *from = dy + (size_t)g->N * g->OH * g->OW * g->F - rows;
+  int size = filter_tail_size(g);
+  for (int i = 0; i < size; i++) tail[i] = (size_t)i < rows ? from[i] : 0.0f;
 }
 
 /*
@@ -350,14 +367,13 @@ INLINE void filter_grad_tile(const float *xk, const int *offsets, const float *d
  * dy is read in place, eight filters at a time, also where F is not a multiple of 8: the
  * numbers past a pixel's F are the next pixels', and they land in acc's padding columns. The
  * tensor's last pixels (filter_tail_pixels) would read past dy's end: their rows are read from
- * `tail` instead, which the caller fills with those rows and then FP - F zeros.
+ * `tail` instead, which the caller fills first with fill_filter_tail.
  */
 EXPORT(conv_filter_grad)
 void conv_filter_grad(const struct conv *g, const float *x, float *xp, const float *dy,
                       const float *tail, float *acc, int *offsets, float *cols, int n0, int n1) {
   pad_images(g, x, xp, n0, n1);
-  int F = g->F;
-  int FP = (F + TILE - 1) / TILE * TILE;
+  int F = g->F, FP = padded_filters(g);
   int p0 = n0 * g->OH * g->OW, p1 = n1 * g->OH * g->OW;
   int firstTail = g->N * g->OH * g->OW - filter_tail_pixels(g);
   int narrow = is_narrow(g);
@@ -401,7 +417,7 @@ void conv_filter_grad(const struct conv *g, const float *x, float *xp, const flo
  */
 EXPORT(sum_filter_grads)
 void sum_filter_grads(const struct conv *g, const float *acc, int parts, float *dw) {
-  int F = g->F, FP = (F + TILE - 1) / TILE * TILE;
+  int F = g->F, FP = padded_filters(g);
   int groups = acc_groups(g), rows = acc_group_rows(g);
   int K = g->kH * g->kW * g->C / groups; /* real rows a group */
   size_t part = (size_t)groups * rows * FP;
